@@ -1,6 +1,6 @@
 """The one place that sets numba options for every eosdyn kernel.
 
-Kernels are compiled with ``cache=True`` (compiled code is reused across processes) and
+Kernels are compiled in nopython mode (``njit``) with ``cache=True`` (compiled code is reused across processes) and
 ``fastmath=False`` (IEEE semantics: results do not depend on the compiler's reassociation).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numba
 
-JIT_OPTIONS = {"nopython": True, "cache": True, "fastmath": False, "nogil": True}
+JIT_OPTIONS = {"cache": True, "fastmath": False, "nogil": True}
 
 
 def jit(func=None, **overrides):

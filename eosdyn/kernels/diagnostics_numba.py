@@ -1,0 +1,120 @@
+"""Per-step EoS diagnostics from the m-independent state ``(a, u, G)``.
+
+Everything the paper tracks lives in span(V), where (``S = diag(s)``, ``delta = S u - z``)::
+
+    M   -> K   = (2/n) S ((a/m) I + G) S
+    M_A -> K_A = (2/n) S G S
+    M_W -> (2 a / (n m)) S^2
+    M*  -> K*  = K - (4 eta / (n^2 m)) (D^T F) S^2,     D^T F = (S u) . delta
+    D^T v_1 = delta . q_1                               (q_1 the top eigenvector of K)
+    ||R||^2 = ||delta||^2 + ||Y_perp||^2 - (D^T v_1)^2
+
+and ``M`` is zero on the orthogonal complement of span(V) (when n > r).
+"""
+
+import math
+
+import numpy as np
+
+from .._numba import jit
+from . import layout as L
+from .eig_numba import max_eigval_warm, sym_eigvals, top_eigvec
+
+# rows of the ``vecs`` workspace (r,)-vectors; the last three persist between calls
+V_DELTA, V_EV, V_E, V_TMP, V_Q1, V_QA, V_QS = 0, 1, 2, 3, 4, 5, 6
+NVECS = 7
+# slices of the ``mats`` workspace (r, r)-matrices
+M_K, M_KA, M_KS, M_WORK = 0, 1, 2, 3
+NMATS = 4
+
+
+def workspace(r: int):
+    """Fresh workspace for :func:`diagnose`; the warm eigenvectors start along e_1."""
+    mats = np.zeros((NMATS, r, r))
+    vecs = np.zeros((NVECS, r))
+    for k in (V_Q1, V_QA, V_QS):
+        vecs[k, 0] = 1.0
+    piv = np.zeros(r, dtype=np.int64)
+    return mats, vecs, piv
+
+
+@jit
+def state_is_finite(a, u, G):
+    """True when ``a``, ``u`` and ``G`` are all finite."""
+    if not math.isfinite(a):
+        return False
+    for i in range(u.shape[0]):
+        if not math.isfinite(u[i]):
+            return False
+    for i in range(G.shape[0]):
+        for j in range(G.shape[1]):
+            if not math.isfinite(G[i, j]):
+                return False
+    return True
+
+
+@jit
+def diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, out):
+    """Write the ``NDIAG`` diagnostics of state ``(a, u, G)`` into ``out[0:NDIAG]``.
+
+    ``vecs[V_Q1]``, ``vecs[V_QA]``, ``vecs[V_QS]`` carry the previous top eigenvectors of
+    ``K``, ``K_A`` and ``K*`` (warm starts; ``q_1``'s sign is kept continuous).
+    A non-finite state gives NaN diagnostics (``loss`` and ``a_norm2`` are still written).
+    """
+    r = s.shape[0]
+    delta = vecs[V_DELTA]
+    ex = 0.0
+    fd = 0.0
+    for i in range(r):
+        su = s[i] * u[i]
+        delta[i] = su - z[i]
+        ex += delta[i] * delta[i]
+        fd += su * delta[i]
+    d2 = ex + y_perp2
+    out[L.LOSS] = d2 / n
+    out[L.A_NORM2] = a
+    if not state_is_finite(a, u, G):
+        for k in range(1, L.NDIAG):
+            if k != L.A_NORM2:
+                out[k] = np.nan
+        return
+    K = mats[M_K]
+    KA = mats[M_KA]
+    KS = mats[M_KS]
+    c = 2.0 / n
+    am = a / m
+    cs = 4.0 * eta * fd / (n * n * m)
+    for i in range(r):
+        for j in range(r):
+            ss = c * s[i] * s[j]
+            KA[i, j] = ss * G[i, j]
+            K[i, j] = KA[i, j]
+        K[i, i] += c * s[i] * s[i] * am
+        for j in range(r):
+            KS[i, j] = K[i, j]
+        KS[i, i] -= cs * s[i] * s[i]
+    work = mats[M_WORK]
+    ev = vecs[V_EV]
+    e = vecs[V_E]
+    sym_eigvals(K, ev, work, e)
+    lam1 = ev[r - 1]
+    out[L.SHARP] = lam1
+    if r >= 2:
+        lam2 = ev[r - 2]
+        out[L.LAM2] = lam2 if (lam2 > 0.0 or n == r) else 0.0
+    else:
+        out[L.LAM2] = 0.0
+    q1 = vecs[V_Q1]
+    tmp = vecs[V_TMP]
+    top_eigvec(K, lam1, q1, tmp, work, piv)
+    dv1 = 0.0
+    for i in range(r):
+        q1[i] = tmp[i]
+        dv1 += delta[i] * tmp[i]
+    out[L.DV1] = dv1
+    out[L.R_NORM2] = d2 - dv1 * dv1
+    out[L.DTF] = fd
+    out[L.SHARP_MW] = c * am * s[0] * s[0]
+    out[L.SHARP_MA] = max_eigval_warm(KA, vecs[V_QA], work, piv, e, ev)
+    lam_s = max_eigval_warm(KS, vecs[V_QS], work, piv, e, ev)
+    out[L.SHARP_MSTAR] = lam_s if (lam_s > 0.0 or n == r) else 0.0

@@ -1,0 +1,249 @@
+"""GD in parameter space ``(A, W)``: the ground truth, ``O(m d)`` per step.
+
+One step, with ``c = 2 eta / (n sqrt(m))``, ``h = W^T A``, ``D = X^T h / sqrt(m) - Y`` and
+``p = X D``::
+
+    A' = A - c W p,        W' = W - c A p^T
+
+done in one fused pass over the rows of ``W`` that also accumulates ``h' = W'^T A'`` and
+``||A'||^2`` for the next step. For the diagnostics the kernel carries
+``Ghat = U^T W^T W U`` (r x r), updated exactly by the rank-2 formula
+``Ghat' = Ghat - c (k q^T + q k^T) + c^2 ||A||^2 q q^T`` with ``k = U^T h``, ``q = U^T p``,
+and recomputed from ``W`` every ``refresh`` steps so rounding cannot accumulate.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from .._numba import jit
+from . import layout as L
+from .diagnostics_numba import diagnose
+
+
+@jit
+def residual(h, XT, Y, m, D):
+    """Fill ``D = X^T h / sqrt(m) - Y``; return ``(||D||^2, D^T F)``."""
+    n, d = XT.shape
+    sq = math.sqrt(m)
+    d2 = 0.0
+    dtf = 0.0
+    for j in range(n):
+        f = 0.0
+        for i in range(d):
+            f += XT[j, i] * h[i]
+        f /= sq
+        D[j] = f - Y[j]
+        d2 += D[j] * D[j]
+        dtf += D[j] * f
+    return d2, dtf
+
+
+@jit(parallel=True)
+def fused_rows(A, W, p, c, hpart):
+    """The row pass: ``A_i -= c w_i.p``, ``w_i -= c A_i p``, partial sums of ``h'`` and ``a'``.
+
+    Rows are split into ``hpart.shape[0]`` contiguous blocks (one per thread); block ``b``
+    accumulates ``W'^T A'`` into ``hpart[b, :d]`` and ``||A'||^2`` into ``hpart[b, d]``.
+    The block partition is fixed, so the result does not depend on scheduling.
+    """
+    m, d = W.shape
+    nb = hpart.shape[0]
+    for b in numba.prange(nb):
+        lo = (m * b) // nb
+        hi = (m * (b + 1)) // nb
+        hb = hpart[b]
+        for j in range(d + 1):
+            hb[j] = 0.0
+        for i in range(lo, hi):
+            wi = W[i]
+            ai = A[i]
+            wp = 0.0
+            for j in range(d):
+                wp += wi[j] * p[j]
+            an = ai - c * wp
+            ca = c * ai
+            for j in range(d):
+                w = wi[j] - ca * p[j]
+                wi[j] = w
+                hb[j] += an * w
+            A[i] = an
+            hb[d] += an * an
+
+
+@jit
+def step(A, W, h, state, Ghat, XT, X, Y, U, eta, D, p, kq, hpart):
+    """One exact GD step in place; ``state[0] = ||A||^2`` and ``h = W^T A`` are kept current."""
+    n = XT.shape[0]
+    m, d = W.shape
+    r = U.shape[1]
+    residual(h, XT, Y, m, D)
+    for i in range(d):
+        acc = 0.0
+        for j in range(n):
+            acc += X[i, j] * D[j]
+        p[i] = acc
+    c = 2.0 * eta / (n * math.sqrt(m))
+    # Ghat update from k = U^T h, q = U^T p (before A, W change)
+    for k in range(r):
+        kk = 0.0
+        qq = 0.0
+        for i in range(d):
+            kk += U[i, k] * h[i]
+            qq += U[i, k] * p[i]
+        kq[0, k] = kk
+        kq[1, k] = qq
+    c2a = c * c * state[0]
+    for i in range(r):
+        for j in range(r):
+            Ghat[i, j] += -c * (kq[0, i] * kq[1, j] + kq[1, i] * kq[0, j]) + c2a * kq[1, i] * kq[1, j]
+    fused_rows(A, W, p, c, hpart)
+    a = 0.0
+    for i in range(d):
+        h[i] = 0.0
+    for b in range(hpart.shape[0]):
+        for i in range(d):
+            h[i] += hpart[b, i]
+        a += hpart[b, d]
+    state[0] = a
+
+
+@jit
+def refresh(A, W, h, state, Ghat, U, WU):
+    """Recompute ``h = W^T A``, ``||A||^2`` and ``Ghat = (W U)^T (W U)`` from the parameters."""
+    m, d = W.shape
+    r = U.shape[1]
+    for i in range(d):
+        h[i] = 0.0
+    a = 0.0
+    for q in range(m):
+        a += A[q] * A[q]
+        for i in range(d):
+            h[i] += W[q, i] * A[q]
+        for k in range(r):
+            acc = 0.0
+            for i in range(d):
+                acc += W[q, i] * U[i, k]
+            WU[q, k] = acc
+    state[0] = a
+    for k in range(r):
+        for l in range(r):
+            acc = 0.0
+            for q in range(m):
+                acc += WU[q, k] * WU[q, l]
+            Ghat[k, l] = acc
+
+
+@jit
+def stats(h, Ghat, U, m, u, G):
+    """The reduced state of the parameters: ``u = U^T h / sqrt(m)``, ``G = Ghat / m``."""
+    d, r = U.shape
+    sq = math.sqrt(m)
+    for k in range(r):
+        acc = 0.0
+        for i in range(d):
+            acc += U[i, k] * h[i]
+        u[k] = acc / sq
+        for l in range(r):
+            G[k, l] = Ghat[k, l] / m
+
+
+@jit
+def full_diagnose(A, W, h, state, Ghat, XT, Y, U, s, z, y_perp2, eta, D, u, G, mats, vecs, piv,
+                  row):
+    """Diagnostics of the parameters; loss and ``D^T F`` from ``D`` itself (n-space)."""
+    n = XT.shape[0]
+    m = W.shape[0]
+    stats(h, Ghat, U, m, u, G)
+    diagnose(state[0], u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, row)
+    d2, dtf = residual(h, XT, Y, m, D)
+    row[L.LOSS] = d2 / n
+    row[L.DTF] = dtf
+    row[L.R_NORM2] = d2 - row[L.DV1] * row[L.DV1]
+
+
+@jit
+def run(A, W, h, state, Ghat, XT, X, Y, U, s, z, y_perp2, eta, t0, t1, steps, every,
+        loss_tol, max_loss, refresh_every, rec, rec_step, carry, status, mats, vecs, piv,
+        D, p, kq, hpart, u, G, WU, sA, sW, sh, sstate, sGhat):
+    """Advance the parameters from ``t0`` towards ``t1``; same recording contract as the
+    reduced kernel's ``run`` (see :mod:`eosdyn.kernels.reduced_numba`)."""
+    n = XT.shape[0]
+    m = W.shape[0]
+    nrow = status[2]
+    row = carry[L.C_DIAG:]
+    t = t0
+    while t < t1:
+        if refresh_every > 0 and t % refresh_every == 0 and t > 0:
+            refresh(A, W, h, state, Ghat, U, WU)
+        d2, dtf = residual(h, XT, Y, m, D)
+        loss = d2 / n
+        a = state[0]
+        ok = loss < max_loss and math.isfinite(a) and abs(a) < max_loss
+        if loss < carry[L.C_WMIN]:
+            carry[L.C_WMIN] = loss
+        if loss > carry[L.C_WMAX]:
+            carry[L.C_WMAX] = loss
+        code = -1
+        if not ok:
+            code = L.DIVERGED
+        elif (d2 - y_perp2) / n <= loss_tol:
+            code = L.CONVERGED
+        elif t == steps:
+            code = L.MAX_STEPS
+        if code >= 0 or t % every == 0:
+            if carry[L.C_HAVE] == 0.0:
+                full_diagnose(A, W, h, state, Ghat, XT, Y, U, s, z, y_perp2, eta, D, u, G,
+                              mats, vecs, piv, row)
+            for k in range(L.NDIAG):
+                rec[nrow, k] = row[k]
+            rec[nrow, L.LOSS_MIN] = carry[L.C_WMIN]
+            rec[nrow, L.LOSS_MAX] = carry[L.C_WMAX]
+            carry[L.C_WMIN] = math.inf
+            carry[L.C_WMAX] = -math.inf
+            rec_step[nrow] = t
+            if code == L.DIVERGED:
+                rec[nrow, L.SHARP_NEXT] = math.nan
+                rec[nrow, L.A_NEXT] = math.nan
+            else:
+                lookahead = code >= 0
+                if lookahead:
+                    sA[:] = A
+                    sW[:, :] = W
+                    sh[:] = h
+                    sstate[:] = state
+                    sGhat[:, :] = Ghat
+                    step(sA, sW, sh, sstate, sGhat, XT, X, Y, U, eta, D, p, kq, hpart)
+                    full_diagnose(sA, sW, sh, sstate, sGhat, XT, Y, U, s, z, y_perp2, eta, D,
+                                  u, G, mats, vecs, piv, row)
+                else:
+                    step(A, W, h, state, Ghat, XT, X, Y, U, eta, D, p, kq, hpart)
+                    full_diagnose(A, W, h, state, Ghat, XT, Y, U, s, z, y_perp2, eta, D, u, G,
+                                  mats, vecs, piv, row)
+                rec[nrow, L.SHARP_NEXT] = row[L.SHARP]
+                rec[nrow, L.A_NEXT] = row[L.A_NORM2]
+                carry[L.C_HAVE] = 0.0 if lookahead else 1.0
+            nrow += 1
+            status[2] = nrow
+            if code >= 0:
+                status[0] = code
+                status[1] = t
+                status[3] = t
+                return
+        else:
+            step(A, W, h, state, Ghat, XT, X, Y, U, eta, D, p, kq, hpart)
+            carry[L.C_HAVE] = 0.0
+        t += 1
+    status[3] = t
+
+
+def scratch(A, W, U, nthreads):
+    """Workspaces for :func:`run` (allocated once per run, outside the kernels)."""
+    m, d = W.shape
+    r = U.shape[1]
+    return dict(
+        kq=np.zeros((2, r)), hpart=np.zeros((nthreads, d + 1)), u=np.zeros(r),
+        G=np.zeros((r, r)), WU=np.zeros((m, r)), sA=np.empty_like(A), sW=np.empty_like(W),
+        sh=np.zeros(d), sstate=np.zeros(1), sGhat=np.zeros((r, r)),
+    )

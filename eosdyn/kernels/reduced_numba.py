@@ -1,0 +1,164 @@
+"""The exact GD map and its first-order truncation on the m-independent state ``(a, u, G)``.
+
+With ``delta = S u - z``, ``g = S delta`` and ``FD = D^T F = u . g``, the gradient-flow velocity
+(shared by the map and the flow) is::
+
+    da/dt = -(4/n) u.g,   du/dt = -(2/n) G g - (2a/(n m)) g,   dG/dt = -(2/(n m)) (u g^T + g u^T)
+
+and exact GD adds the second-order terms (``order = 1``; ``order = 0`` drops them)::
+
+    a' = a + eta da/dt + (4 eta^2/n^2) g^T G g
+    u' = u + eta du/dt + (4 eta^2/(n^2 m)) FD g
+    G' = G + eta dG/dt + (4 eta^2 a/(n^2 m^2)) g g^T
+"""
+
+import math
+
+from .._numba import jit
+from . import layout as L
+from .diagnostics_numba import diagnose
+
+
+@jit
+def residual_terms(u, s, z, g):
+    """Fill ``g = S (S u - z)``; return ``(||delta||^2, FD)``."""
+    ex = 0.0
+    fd = 0.0
+    for i in range(s.shape[0]):
+        su = s[i] * u[i]
+        dl = su - z[i]
+        ex += dl * dl
+        fd += su * dl
+        g[i] = s[i] * dl
+    return ex, fd
+
+
+@jit
+def velocity(a, u, G, s, z, n, m, du, dG, g, Gg):
+    """Gradient-flow velocity at ``(a, u, G)``: fills ``du``, ``dG``, returns ``da``.
+
+    Also leaves ``g`` and ``G g`` in the scratch vectors ``g`` and ``Gg``.
+    """
+    r = s.shape[0]
+    residual_terms(u, s, z, g)
+    ug = 0.0
+    for i in range(r):
+        acc = 0.0
+        for j in range(r):
+            acc += G[i, j] * g[j]
+        Gg[i] = acc
+        ug += u[i] * g[i]
+    cu = 2.0 / n
+    ca = 2.0 * a / (n * m)
+    cg = 2.0 / (n * m)
+    for i in range(r):
+        du[i] = -cu * Gg[i] - ca * g[i]
+        for j in range(r):
+            dG[i, j] = -cg * (u[i] * g[j] + g[i] * u[j])
+    return -(4.0 / n) * ug
+
+
+@jit
+def step(state, u, G, s, z, n, m, eta, order, g, Gg):
+    """One GD step in place: ``state[0] = a``, ``u`` (r,), ``G`` (r, r) -> their images.
+
+    ``order = 1`` is exact GD, ``order = 0`` the first-order map (Euler step of the flow).
+    """
+    r = s.shape[0]
+    a = state[0]
+    ex, fd = residual_terms(u, s, z, g)
+    ug = 0.0
+    gGg = 0.0
+    for i in range(r):
+        acc = 0.0
+        for j in range(r):
+            acc += G[i, j] * g[j]
+        Gg[i] = acc
+        ug += u[i] * g[i]
+        gGg += g[i] * acc
+    e2 = order * eta * eta
+    k_G1 = 2.0 * eta / (n * m)
+    k_G2 = 4.0 * e2 * a / (n * n * m * m)
+    for i in range(r):
+        for j in range(i, r):
+            v = G[i, j] - k_G1 * (u[i] * g[j] + g[i] * u[j]) + k_G2 * g[i] * g[j]
+            G[i, j] = v
+            G[j, i] = v
+    k_u1 = 2.0 * eta / n
+    k_u2 = 2.0 * eta * a / (n * m) - 4.0 * e2 * fd / (n * n * m)
+    for i in range(r):
+        u[i] = u[i] - k_u1 * Gg[i] - k_u2 * g[i]
+    state[0] = a - (4.0 * eta / n) * ug + (4.0 * e2 / (n * n)) * gGg
+
+
+@jit
+def run(state, u, G, s, z, y_perp2, n, m, eta, order, t0, t1, steps, every, loss_tol,
+        max_loss, rec, rec_step, carry, status, mats, vecs, piv, g, Gg, su, sG, sstate):
+    """Advance the state from step ``t0`` towards ``t1`` (``<= steps + 1``), recording rows.
+
+    A row is recorded at every step ``t`` with ``t % every == 0``, at ``steps`` and at the step
+    where the run stops; ``status = [code, step, rows written, next t]`` is updated in place.
+    The state is left at the last step processed (never beyond ``steps``); the lookahead
+    one step past ``steps`` or past a converged step is taken on the scratch ``su, sG, sstate``.
+    """
+    r = s.shape[0]
+    nrow = status[2]
+    row = carry[L.C_DIAG:]
+    t = t0
+    while t < t1:
+        ex, fd = residual_terms(u, s, z, g)
+        loss = (ex + y_perp2) / n
+        a = state[0]
+        ok = loss < max_loss and math.isfinite(a) and abs(a) < max_loss
+        if loss < carry[L.C_WMIN]:
+            carry[L.C_WMIN] = loss
+        if loss > carry[L.C_WMAX]:
+            carry[L.C_WMAX] = loss
+        code = -1
+        if not ok:
+            code = L.DIVERGED
+        elif ex / n <= loss_tol:
+            code = L.CONVERGED
+        elif t == steps:
+            code = L.MAX_STEPS
+        if code >= 0 or t % every == 0:
+            if carry[L.C_HAVE] == 0.0:
+                diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, row)
+            for k in range(L.NDIAG):
+                rec[nrow, k] = row[k]
+            rec[nrow, L.LOSS_MIN] = carry[L.C_WMIN]
+            rec[nrow, L.LOSS_MAX] = carry[L.C_WMAX]
+            carry[L.C_WMIN] = math.inf
+            carry[L.C_WMAX] = -math.inf
+            rec_step[nrow] = t
+            if code == L.DIVERGED:
+                rec[nrow, L.SHARP_NEXT] = math.nan
+                rec[nrow, L.A_NEXT] = math.nan
+            else:
+                lookahead = code >= 0
+                if lookahead:
+                    sstate[0] = state[0]
+                    for i in range(r):
+                        su[i] = u[i]
+                        for j in range(r):
+                            sG[i, j] = G[i, j]
+                    step(sstate, su, sG, s, z, n, m, eta, order, g, Gg)
+                    diagnose(sstate[0], su, sG, s, z, y_perp2, n, m, eta, mats, vecs, piv, row)
+                else:
+                    step(state, u, G, s, z, n, m, eta, order, g, Gg)
+                    diagnose(state[0], u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, row)
+                rec[nrow, L.SHARP_NEXT] = row[L.SHARP]
+                rec[nrow, L.A_NEXT] = row[L.A_NORM2]
+                carry[L.C_HAVE] = 0.0 if lookahead else 1.0
+            nrow += 1
+            status[2] = nrow
+            if code >= 0:
+                status[0] = code
+                status[1] = t
+                status[3] = t
+                return
+        else:
+            step(state, u, G, s, z, n, m, eta, order, g, Gg)
+            carry[L.C_HAVE] = 0.0
+        t += 1
+    status[3] = t

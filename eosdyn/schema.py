@@ -1,0 +1,103 @@
+"""The one declared schema of eosdyn's output: every variable with dims, units and meaning.
+
+Notation: ``M = (2/(m n)) (||A||^2 X^T X + X^T W^T W X)`` is the Gram (NTK) matrix,
+``Lambda = lambda_max(M)`` the sharpness, ``D = F - Y`` the residual; differences are
+forward, ``Delta x(t) = x(t+1) - x(t)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+
+@dataclass(frozen=True)
+class Var:
+    dims: tuple
+    units: str
+    doc: str
+    dtype: str = "float64"
+
+
+VARIABLES: dict[str, Var] = {
+    "loss": Var(("step",), "1", "Training loss L = ||D||^2 / n."),
+    "sharpness": Var(("step",), "1", "Sharpness Lambda = lambda_max(M) of the Gram matrix M."),
+    "eta_sharpness": Var(("step",), "1", "eta * Lambda; 2 is the edge of stability."),
+    "lambda2": Var(("step",), "1", "Second largest eigenvalue of M (Assumption 3.7)."),
+    "sharpness_MA": Var(("step",), "1", "lambda_max(M_A), M_A = (2/(mn)) X^T W^T W X."),
+    "sharpness_MW": Var(("step",), "1", "lambda_max(M_W), M_W = (2/(mn)) ||A||^2 X^T X."),
+    "sharpness_Mstar": Var(
+        ("step",), "1",
+        "lambda_max(M*), M* = M - (4 eta/(n^2 m)) (D^T F) X^T X, so that D' = (I - eta M*) D.",
+    ),
+    "a_norm2": Var(("step",), "1", "Output-layer norm ||A||^2."),
+    "DtF": Var(("step",), "1", "D^T F; ||A||^2 falls when it is positive (Prop. 3.1)."),
+    "Dv1": Var(
+        ("step",), "1",
+        "D^T v_1, v_1 the top eigenvector of M, its sign kept continuous from step to step "
+        "(initially v_1 . (top data direction) >= 0).",
+    ),
+    "R_norm2": Var(("step",), "1", "||R||^2 = ||(I - v_1 v_1^T) D||^2 (Section 3.4)."),
+    "phase": Var(
+        ("step",), "1",
+        "Phase of the paper's Section 3.1 from Lambda(t) and Delta Lambda(t): "
+        "1 = I (Lambda < 2/eta, rising), 2 = II (Lambda > 2/eta, rising), "
+        "3 = III (Lambda > 2/eta, not rising), 4 = IV (Lambda < 2/eta, not rising); "
+        "0 where Lambda(t+1) is unknown (diverged).",
+        "int8",
+    ),
+    "anomaly": Var(
+        ("step",), "1",
+        "sign(Delta Lambda) != sign(Delta ||A||^2) (the paper's Figure 2, Assumption 3.1).",
+        "bool",
+    ),
+    "loss_window_min": Var(
+        ("step",), "1", "Minimum loss over the steps since the previous recorded step."
+    ),
+    "loss_window_max": Var(
+        ("step",), "1", "Maximum loss over the steps since the previous recorded step."
+    ),
+    "init_a": Var((), "1", "Initial ||A||^2."),
+    "init_u": Var(("mode",), "1", "Initial u = U^T W^T A / sqrt(m) in the data's spectral basis."),
+    "init_G": Var(("mode", "mode2"), "1", "Initial G = U^T W^T W U / m."),
+    "final_a": Var((), "1", "||A||^2 at the last step processed."),
+    "final_u": Var(("mode",), "1", "u at the last step processed."),
+    "final_G": Var(("mode", "mode2"), "1", "G at the last step processed."),
+    "data_s": Var(("mode",), "1", "Singular values s_i of X (s_i^2 = eigenvalues of X^T X)."),
+    "data_z": Var(("mode",), "1", "Label projections z = V^T Y (the paper's z_i)."),
+}
+
+COORDS = {
+    "step": Var(("step",), "GD steps", "GD step t of each recorded row.", "int64"),
+    "mode": Var(("mode",), "1", "Index i of the spectral direction (v_i, s_i), descending s_i."),
+}
+
+#: attributes every run carries (besides the parameters themselves)
+REQUIRED_ATTRS = (
+    "n", "m", "eta", "y_perp2", "seed", "engine", "status", "status_step", "status_message",
+    "eosdyn_version", "parameters", "record_every", "wall_time",
+)
+
+
+def annotate(ds: xr.Dataset) -> xr.Dataset:
+    """Attach ``units`` and ``long_name`` from the schema to every declared variable."""
+    for name, spec in {**VARIABLES, **COORDS}.items():
+        if name in ds.variables:
+            ds[name].attrs.update(units=spec.units, long_name=spec.doc)
+    return ds
+
+
+def validate(ds: xr.Dataset) -> None:
+    """Raise ``ValueError`` if ``ds`` does not follow the schema (names, dims, dtypes, attrs)."""
+    for name, spec in VARIABLES.items():
+        if name not in ds.variables:
+            raise ValueError(f"variable {name!r} missing")
+        if ds[name].dims != spec.dims:
+            raise ValueError(f"variable {name!r} has dims {ds[name].dims}, expected {spec.dims}")
+        if ds[name].dtype != np.dtype(spec.dtype):
+            raise ValueError(f"variable {name!r} has dtype {ds[name].dtype}, expected {spec.dtype}")
+    missing = [a for a in REQUIRED_ATTRS if a not in ds.attrs]
+    if missing:
+        raise ValueError(f"attrs missing: {missing}")
