@@ -43,14 +43,37 @@ def phase_spans(steps: np.ndarray, phase: np.ndarray):
     return [(steps[a], ends[b - 1], int(phase[a])) for a, b in zip(starts, stops, strict=True)]
 
 
-def shade_phases(ax, ds: xr.Dataset, max_spans: int = 4000):
-    """Colour the background of ``ax`` by the phase of each step (skipped if too fragmented)."""
-    spans = phase_spans(ds["step"].values, ds["phase"].values)
-    if len(spans) > max_spans:
+def shade_phases(ax, ds: xr.Dataset, max_spans: int = 400):
+    """Colour the background of ``ax`` by the phase of each step.
+
+    Few phase runs are drawn as spans; many (long runs, fast oscillation) as one image with a
+    column per recorded step, which matplotlib resamples to the pixels.
+    """
+    from matplotlib.colors import ListedColormap
+
+    steps, phase = ds["step"].values, ds["phase"].values
+    spans = phase_spans(steps, phase)
+    if len(spans) <= max_spans:
+        for a, b, ph in spans:
+            if ph in PHASE_COLOURS:
+                ax.axvspan(a, b, color=PHASE_COLOURS[ph], lw=0, zorder=0)
         return
-    for a, b, ph in spans:
-        if ph in PHASE_COLOURS:
-            ax.axvspan(a, b, color=PHASE_COLOURS[ph], lw=0, zorder=0)
+    cmap = ListedColormap(["white"] + [PHASE_COLOURS[k] for k in (1, 2, 3, 4)])
+    y0, y1 = ax.get_ylim()
+    ax.imshow(phase[None, :], aspect="auto", cmap=cmap, vmin=-0.5, vmax=4.5, zorder=0,
+              extent=(steps[0], steps[-1], y0, y1), interpolation="nearest", origin="lower")
+    ax.set_ylim(y0, y1)
+
+
+def first_cycle_window(ds: xr.Dataset, pad: int = 40):
+    """Steps around the first EoS cycle (first crossing of 2/eta to the next one), or None."""
+    from .summary import eos_crossings
+
+    cross = eos_crossings(ds)
+    if cross.size == 0:
+        return None
+    stop = cross[1] if cross.size > 1 else cross[0] + 50 * pad
+    return max(int(cross[0]) - pad, 0), int(stop) + pad
 
 
 def plot_timeseries(ds: xr.Dataset, path, window: tuple | None = None):
@@ -68,12 +91,16 @@ def plot_timeseries(ds: xr.Dataset, path, window: tuple | None = None):
         ds = ds.sel(step=slice(*window))
     eta = float(ds.attrs["eta"])
     steps = ds["step"].values
-    fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True, constrained_layout=True)
+    zoom = first_cycle_window(ds) if window is None else None
+    rows = 4 if zoom else 3
+    fig, axes = plt.subplots(rows, 1, figsize=(9, 2.7 * rows), constrained_layout=True)
+    for ax in axes[1:3]:
+        ax.sharex(axes[0])
     ax = axes[0]
-    shade_phases(ax, ds)
     ax.plot(*decimate(steps, ds["sharpness"].values), color="steelblue", lw=1, label="Λ = λmax(M)")
     ax.axhline(2 / eta, color="k", ls="--", lw=1, label="2/η")
     ax.set_ylabel("sharpness Λ")
+    shade_phases(ax, ds)
     handles = ax.get_legend_handles_labels()[0]
     handles += [Patch(color=c, label=PHASE_NAMES[k]) for k, c in PHASE_COLOURS.items()]
     ax.legend(handles=handles, loc="lower right", fontsize=8, ncol=2)
@@ -82,18 +109,31 @@ def plot_timeseries(ds: xr.Dataset, path, window: tuple | None = None):
         f"engine={ds.attrs['engine']} ({ds.attrs['status']})"
     )
     ax = axes[1]
-    shade_phases(ax, ds)
-    lmax = ds["loss_window_max"].values
-    ax.plot(*decimate(steps, lmax), color="firebrick", lw=1, label="loss L")
+    stride = int(ds.attrs.get("record_every", 1))
+    label = "loss L" if stride == 1 else f"loss L (max over each {stride} steps)"
+    ax.plot(*decimate(steps, ds["loss_window_max"].values), color="firebrick", lw=1, label=label)
     ax.set_yscale("log")
     ax.set_ylabel("loss ‖D‖²/n")
+    shade_phases(ax, ds)
     ax.legend(loc="upper right", fontsize=8)
     ax = axes[2]
-    shade_phases(ax, ds)
     ax.plot(*decimate(steps, ds["a_norm2"].values), color="darkgreen", lw=1, label="‖A‖²")
     ax.set_ylabel("‖A‖²")
     ax.set_xlabel("GD step t")
+    shade_phases(ax, ds)
     ax.legend(loc="lower right", fontsize=8)
+    if zoom:
+        sub = ds.sel(step=slice(*zoom))
+        ax = axes[3]
+        ax.plot(sub["step"], sub["sharpness"], color="steelblue", lw=1.2, marker=".", ms=3)
+        ax.axhline(2 / eta, color="k", ls="--", lw=1)
+        ax.set_ylabel("Λ (first EoS cycle)")
+        ax.set_xlabel("GD step t")
+        shade_phases(ax, sub)
+        twin = ax.twinx()
+        twin.plot(sub["step"], sub["loss"], color="firebrick", lw=1)
+        twin.set_yscale("log")
+        twin.set_ylabel("loss", color="firebrick")
     fig.savefig(p, dpi=130)
     plt.close(fig)
     return p
