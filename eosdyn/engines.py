@@ -19,11 +19,6 @@ from .kernels import layout as L
 from .kernels.diagnostics_numba import workspace
 from .params import Params
 
-#: fixed number of row blocks in the full engine's parallel pass (so that results do not
-#: depend on the number of threads)
-FULL_BLOCKS = 8
-
-
 @dataclass(eq=False)
 class Problem:
     """What an engine needs: parameters, data, the initial state (statistics, and parameters
@@ -97,7 +92,7 @@ class FullEngine:
     name = "full"
     exact = True
     needs_parameters = True
-    refresh_every = 1024
+    refresh_every = 4096
 
     def __init__(self, pb: Problem):
         self.pb = pb
@@ -111,7 +106,7 @@ class FullEngine:
         self.state = np.zeros(1)
         self.Ghat = np.zeros((d.rank, d.rank))
         self.ws = workspace(d.rank)
-        self.scr = full_numba.scratch(self.A, self.W, self.U, FULL_BLOCKS)
+        self.scr = full_numba.scratch(self.A, self.W, self.U)
         self.D = np.zeros(d.n)
         self.p = np.zeros(d.d)
         full_numba.refresh(self.A, self.W, self.h, self.state, self.Ghat, self.U, self.scr["WU"])
@@ -122,7 +117,7 @@ class FullEngine:
             self.A, self.W, self.h, self.state, self.Ghat, self.XT, self.X, d.Y, self.U, d.s,
             d.z, d.y_perp2, p.eta, t0, t1, p.steps, p.stride, p.loss_tol, p.max_loss,
             self.refresh_every, pb.rec, pb.rec_step, pb.carry, pb.status, *self.ws, self.D,
-            self.p, s["kq"], s["hpart"], s["u"], s["G"], s["WU"], s["sA"], s["sW"], s["sh"],
+            self.p, s["kq"], s["hb"], s["u"], s["G"], s["WU"], s["sA"], s["sW"], s["sh"],
             s["sstate"], s["sGhat"],
         )
 

@@ -92,6 +92,8 @@ def plot_timeseries(ds: xr.Dataset, path, window: tuple | None = None):
     eta = float(ds.attrs["eta"])
     steps = ds["step"].values
     zoom = first_cycle_window(ds) if window is None else None
+    if zoom and zoom[1] - zoom[0] > 0.5 * (steps[-1] - steps[0]):
+        zoom = None  # the whole run is about one cycle: no zoom needed
     rows = 4 if zoom else 3
     fig, axes = plt.subplots(rows, 1, figsize=(9, 2.7 * rows), constrained_layout=True)
     for ax in axes[1:3]:
