@@ -19,6 +19,7 @@ from .kernels import layout as L
 from .kernels.diagnostics_numba import workspace
 from .params import Params
 
+
 @dataclass(eq=False)
 class Problem:
     """What an engine needs: parameters, data, the initial state (statistics, and parameters

@@ -13,7 +13,11 @@ def progress_bar(total: int, enabled: bool, label: str, unit: str = "steps"):
         yield lambda k: None
         return
     from rich.progress import (
-        BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
         TimeRemainingColumn,
     )
     from rich.text import Text

@@ -21,6 +21,7 @@ from pathlib import Path
 from .errors import EosdynError
 from .params import FIELDS, Params, make_params
 
+
 def read_scenario(path) -> dict:
     """The key/value pairs of a scenario file (tables flattened), validated by name only."""
     p = Path(path)

@@ -6,6 +6,7 @@ import pytest
 import eosdyn
 from eosdyn.api import build_problem
 from eosdyn.engines import METHODS
+
 from reference import diagnostics, gd_params, matrices, reduced_map
 
 DIAG = ["loss", "sharpness", "lambda2", "sharpness_MA", "sharpness_MW", "sharpness_Mstar",

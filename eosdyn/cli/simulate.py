@@ -1,4 +1,4 @@
-"""The ``eosdyn`` command line: parse, call the API, print. No numerics here."""
+"""``eosdyn simulate``: one run, a summary table, optional file and plot."""
 
 from __future__ import annotations
 
@@ -6,27 +6,6 @@ import json
 import sys
 
 import click
-
-from .errors import EosdynError, ParameterError
-
-
-class EosdynGroup(click.Group):
-    """Turns every :class:`EosdynError` into a one-line ``Error: ...`` and exit code 2."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except ParameterError as exc:
-            opt = "--" + exc.name.replace("_", "-")
-            raise click.UsageError(f"{opt} {str(exc)[len(exc.name) + 1:]}") from None
-        except EosdynError as exc:
-            raise click.UsageError(str(exc)) from None
-
-
-@click.group(cls=EosdynGroup)
-@click.version_option(package_name="eosdyn")
-def main():
-    """eosdyn: gradient descent at the edge of stability, simulated exactly and fast."""
 
 
 def _window(value):
@@ -48,7 +27,7 @@ def _floats(value, name):
         raise click.BadParameter("must be comma-separated numbers", param_hint=name) from None
 
 
-@main.command()
+@click.command()
 @click.option("--m", type=int, help="Width of the hidden layer (>= 1). [default: 4096]")
 @click.option("--eta", type=float, help="Learning rate eta (> 0). [default: 0.01]")
 @click.option("--steps", type=int, help="Number of GD steps (>= 1). [default: 100000]")
@@ -95,9 +74,9 @@ def simulate(scenario, out, plot, window, as_json, quiet, **options):
     With no options this runs the default scenario: progressive sharpening up to 2/eta,
     then the edge of stability (phases I-IV recurring), at m = 4096, eta = 0.01.
     """
-    from . import api, io, plotting, summary
-    from .params import make_params
-    from .scenario import load_scenario
+    from .. import api, io, plotting, summary
+    from ..params import make_params
+    from ..scenario import load_scenario
 
     options["eigenvalues"] = _floats(options["eigenvalues"], "--eigenvalues")
     given = {k: v for k, v in options.items() if v is not None}
