@@ -11,6 +11,7 @@ import xarray as xr
 from . import data as data_mod
 from . import init as init_mod
 from ._version import __version__
+from .datasets import options_from
 from .engines import METHODS, Problem
 from .errors import DataError
 from .kernels import layout as L
@@ -68,7 +69,7 @@ def build_problem(params: Params, X=None, Y=None, A=None, W=None) -> Problem:
     if X is not None:
         data = data_mod.from_arrays(X, Y)
     elif params.data is not None:
-        data = data_mod.load(params.data)
+        data = data_mod.load(params.data, **options_from(params))
     else:
         data = data_mod.synthetic(
             n=params.n, rank=params.rank, lambda_max=params.lambda_max,
@@ -196,4 +197,6 @@ def provenance(p: Params, d, status: str, status_step: int, wall: float) -> dict
     for key, value in params.items():
         if key not in attrs and value is not None:
             attrs[key] = list(value) if isinstance(value, tuple) else value
+            if isinstance(value, bool):  # netCDF has no boolean attributes
+                attrs[key] = int(value)
     return attrs

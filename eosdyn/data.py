@@ -134,11 +134,17 @@ def synthetic(
     return Dataset(X, Y, U, s, V, zz, float(max(0.0, n - a2 * n)), "synthetic")
 
 
-def load(path) -> Dataset:
+def load(path, **options) -> Dataset:
     """Load data from ``.npz`` (arrays ``X`` (d, n) and ``Y`` (n,)) or ``.csv``.
 
-    A ``.csv`` file holds one sample per row, features first and the label last.
+    A ``.csv`` file holds one sample per row, features first and the label last. A dataset
+    name (``digits``, ``cifar10:PATH``, ``mnist:PATH``) loads real data through
+    :mod:`eosdyn.datasets` with its preprocessing ``options`` (classes, subset, ...).
     """
+    from . import datasets
+
+    if datasets.is_named(path):
+        return from_arrays(*datasets.load(path, **options))
     p = Path(path)
     if not p.exists():
         raise DataError(f"data file {str(p)!r} does not exist")

@@ -11,9 +11,13 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from .datasets import OPTIONS as DATA_OPTIONS
+from .datasets import check_options
 from .errors import ParameterError
 
-ENGINES = ("reduced", "first-order", "full")
+ENGINES = ("reduced", "first-order", "full", "flow")
+#: ``scipy.integrate`` solvers the ``flow`` engine can use
+FLOW_METHODS = ("RK45", "DOP853", "Radau", "LSODA")
 INIT_SAMPLERS = ("auto", "parameters", "wishart")
 #: below this many entries of W, ``init_sampler="auto"`` materialises (A, W) so that every
 #: engine starts from the same draw; above it, the reduced engines sample Wishart statistics.
@@ -33,7 +37,13 @@ class Params:
     steps : int
         Number of GD steps, ``>= 1``.
     engine : str
-        One of ``reduced`` (exact, m-independent, default), ``first-order``, ``full``.
+        One of ``reduced`` (exact, m-independent, default), ``first-order``, ``full``,
+        ``flow`` (the gradient flow, integrated by ``scipy.integrate``; time in units of eta).
+    method, rtol, atol : flow engine
+        ``scipy.integrate`` solver (``RK45``, ``DOP853`` (default), ``Radau``, ``LSODA``) and
+        its relative / absolute tolerances (defaults 1e-10, 1e-12).
+    hessian : bool
+        Also record ``sharpness_hessian = lambda_max`` of the loss Hessian at every recorded step.
     seed : int
         Seed of the initialisation (and of the synthetic data's random embedding).
     n, rank, lambda_max, lambda_min : synthetic data
@@ -54,7 +64,11 @@ class Params:
     init_sampler : str
         ``auto``, ``parameters`` (materialise A, W) or ``wishart`` (exact O(r^2) statistics).
     data, init : str, optional
-        ``.npz``/``.csv`` data file; ``.npz`` file with A (m,) and W (m, d).
+        ``.npz``/``.csv`` data file, or a real dataset ``digits``, ``cifar10:PATH``,
+        ``mnist:PATH`` (see :mod:`eosdyn.datasets`); ``.npz`` file with A (m,) and W (m, d).
+    classes, subset, center, normalize, data_seed : real-dataset preprocessing
+        Class pair (labelled -1, +1), samples kept (balanced, drawn with ``data_seed``; all
+        when None), subtract the mean sample, ``none``/``unit``/``global``/``feature`` scaling.
     record_every : int, optional
         Record every k-th step (default: 1 up to 200,000 steps, else steps / 100,000).
     loss_tol : float
@@ -67,6 +81,10 @@ class Params:
     eta: float = 0.01
     steps: int = 100_000
     engine: str = "reduced"
+    method: str = "DOP853"
+    rtol: float = 1e-10
+    atol: float = 1e-12
+    hessian: bool = False
     seed: int = 0
     n: int = 100
     rank: int = 5
@@ -85,6 +103,11 @@ class Params:
     record_every: int | None = None
     loss_tol: float = 1e-14
     max_loss: float = 1e100
+    classes: tuple = (0, 1)
+    subset: int | None = None
+    center: bool = True
+    normalize: str = "none"
+    data_seed: int = 0
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self):
@@ -92,6 +115,12 @@ class Params:
         _num(self, "eta", 0.0, strict=True)
         _int(self, "steps", 1)
         _choice(self, "engine", ENGINES)
+        _choice(self, "method", FLOW_METHODS)
+        _num(self, "rtol", 2.3e-14, hi=1.0)  # scipy raises rtol below 100 machine epsilons
+        _num(self, "atol", 0.0)
+        if not isinstance(self.hessian, bool | int) or self.hessian not in (0, 1):
+            raise ParameterError("hessian", f"must be true or false, got {self.hessian!r}")
+        object.__setattr__(self, "hessian", bool(self.hessian))
         _int(self, "seed", 0)
         _int(self, "n", 1)
         _int(self, "rank", 1)
@@ -119,6 +148,8 @@ class Params:
             if getattr(self, key) is not None:
                 _num(self, key, 0.0)
         _choice(self, "init_sampler", INIT_SAMPLERS)
+        for key, value in check_options(**{k: getattr(self, k) for k in DATA_OPTIONS}).items():
+            object.__setattr__(self, key, value)
         if self.record_every is not None:
             _int(self, "record_every", 1)
         _num(self, "loss_tol", 0.0)

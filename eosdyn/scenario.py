@@ -18,6 +18,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from . import datasets
 from .errors import EosdynError
 from .params import FIELDS, Params, make_params
 
@@ -33,6 +34,8 @@ def read_scenario(path) -> dict:
         raise EosdynError(f"scenario file {p.name!r} is not valid TOML: {exc}") from None
     flat: dict = {}
     for key, value in raw.items():
+        if key == "figure":  # how `eosdyn figures` draws this scenario (eosdyn.figures)
+            continue
         items = value.items() if isinstance(value, dict) else [(key, value)]
         for k, v in items:
             k = k.replace("-", "_")
@@ -51,7 +54,9 @@ def load_scenario(path, **overrides) -> Params:
     base = Path(path).resolve().parent
     for key in ("data", "init"):
         v = values.get(key)
-        if v is not None and not Path(v).is_absolute():
+        if key == "data" and datasets.is_named(v):
+            values[key] = datasets.resolve(v, base)
+        elif v is not None and not Path(v).is_absolute():
             values[key] = str(base / v)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return make_params(**values)

@@ -32,3 +32,6 @@ def main():
 from .simulate import simulate  # noqa: E402
 
 main.add_command(simulate)
+from .data_info import data_info  # noqa: E402
+
+main.add_command(data_info)

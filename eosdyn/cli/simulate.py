@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from .data_info import data_options
+
 
 def _window(value):
     if value is None:
@@ -55,7 +57,9 @@ def _floats(value, name):
     "(any m). auto: materialise when m*d <= 5e7.",
 )
 @click.option("--data", type=click.Path(dir_okay=False),
-              help=".npz with X (d, n) and Y (n,), or .csv (one sample per row, label last).")
+              help=".npz with X (d, n) and Y (n,), .csv (one sample per row, label last), or a "
+              "real dataset: digits, cifar10:PATH, mnist:PATH (nothing is downloaded).")
+@data_options
 @click.option("--init", "init", type=click.Path(dir_okay=False),
               help=".npz with initial A (m,) and W (m, d).")
 @click.option("--scenario", type=click.Path(dir_okay=False),
