@@ -102,6 +102,10 @@ def run_problem(pb: Problem, progress: bool = False) -> xr.Dataset:
     """Run the engine over all steps in chunks (for the progress bar) and label the result."""
     p = pb.params
     engine = METHODS[p.engine](pb)
+    if p.hessian:  # drives the engine row by row and adds ``sharpness_hessian``
+        from .hessian import HessianRecorder
+
+        engine = HessianRecorder(engine)
     total = p.steps + 1
     t, chunk = 0, 1024
     start = time.perf_counter()
@@ -115,7 +119,9 @@ def run_problem(pb: Problem, progress: bool = False) -> xr.Dataset:
             dt = time.perf_counter() - c0
             chunk = int(min(max(chunk * (0.25 / max(dt, 1e-4)), 256), 1 << 24))
     wall = time.perf_counter() - start
-    return to_dataset(pb, engine.final(), wall)
+    ds = to_dataset(pb, engine.final(), wall)
+    finish = getattr(engine, "finish", None)  # engine-specific variables and attrs
+    return ds if finish is None else finish(ds)
 
 
 def to_dataset(pb: Problem, final: init_mod.Statistics, wall: float) -> xr.Dataset:

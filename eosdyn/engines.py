@@ -134,3 +134,7 @@ METHODS: dict[str, type] = {
     "first-order": FirstOrderEngine,
     "full": FullEngine,
 }
+
+from .flow import FlowEngine  # noqa: E402  (flow.py needs nothing from this module)
+
+METHODS["flow"] = FlowEngine

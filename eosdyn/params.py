@@ -116,7 +116,7 @@ class Params:
         _int(self, "steps", 1)
         _choice(self, "engine", ENGINES)
         _choice(self, "method", FLOW_METHODS)
-        _num(self, "rtol", 2.3e-14, hi=1.0)  # scipy raises rtol below 100 machine epsilons
+        _num(self, "rtol", 2.3e-14, hi=1.0)  # scipy would silently raise it to 100 eps
         _num(self, "atol", 0.0)
         if not isinstance(self.hessian, bool | int) or self.hessian not in (0, 1):
             raise ParameterError("hessian", f"must be true or false, got {self.hessian!r}")

@@ -69,6 +69,16 @@ VARIABLES: dict[str, Var] = {
     "data_z": Var(("mode",), "1", "Label projections z = V^T Y (the paper's z_i)."),
 }
 
+#: variables a run carries only when asked for (checked by :func:`validate` when present)
+OPTIONAL_VARIABLES: dict[str, Var] = {
+    "sharpness_hessian": Var(
+        ("step",), "1",
+        "lambda_max of the loss Hessian grad^2 L (Gauss-Newton part (2/n) J^T J, whose top "
+        "eigenvalue is Lambda, plus the residual term (2/n) sum_j D_j grad^2 F_j); recorded with "
+        "hessian=True (eosdyn.hessian).",
+    ),
+}
+
 COORDS = {
     "step": Var(("step",), "GD steps", "GD step t of each recorded row.", "int64"),
     "mode": Var(("mode",), "1", "Index i of the spectral direction (v_i, s_i), descending s_i."),
@@ -83,7 +93,7 @@ REQUIRED_ATTRS = (
 
 def annotate(ds: xr.Dataset) -> xr.Dataset:
     """Attach ``units`` and ``long_name`` from the schema to every declared variable."""
-    for name, spec in {**VARIABLES, **COORDS}.items():
+    for name, spec in {**VARIABLES, **OPTIONAL_VARIABLES, **COORDS}.items():
         if name in ds.variables:
             ds[name].attrs.update(units=spec.units, long_name=spec.doc)
     return ds
@@ -98,6 +108,9 @@ def validate(ds: xr.Dataset) -> None:
             raise ValueError(f"variable {name!r} has dims {ds[name].dims}, expected {spec.dims}")
         if ds[name].dtype != np.dtype(spec.dtype):
             raise ValueError(f"variable {name!r} has dtype {ds[name].dtype}, expected {spec.dtype}")
+    for name, spec in OPTIONAL_VARIABLES.items():
+        if name in ds.variables and (ds[name].dims, ds[name].dtype) != (spec.dims, np.dtype(spec.dtype)):
+            raise ValueError(f"variable {name!r} must have dims {spec.dims} and dtype {spec.dtype}")
     missing = [a for a in REQUIRED_ATTRS if a not in ds.attrs]
     if missing:
         raise ValueError(f"attrs missing: {missing}")

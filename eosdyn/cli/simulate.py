@@ -34,11 +34,19 @@ def _floats(value, name):
 @click.option("--eta", type=float, help="Learning rate eta (> 0). [default: 0.01]")
 @click.option("--steps", type=int, help="Number of GD steps (>= 1). [default: 100000]")
 @click.option(
-    "--engine", type=click.Choice(["reduced", "first-order", "full"]),
+    "--engine", type=click.Choice(["reduced", "first-order", "full", "flow"]),
     help="reduced: exact GD on m-independent statistics, O(r^2)/step (default, fastest); "
     "first-order: the paper's Assumption 3.2 map (eta^2 terms dropped); "
-    "full: exact GD on the parameters A, W, O(m d)/step.",
+    "full: exact GD on the parameters A, W, O(m d)/step; "
+    "flow: the gradient flow (scipy.integrate), sampled at flow time t*eta for step t.",
 )
+@click.option("--method", type=click.Choice(["RK45", "DOP853", "Radau", "LSODA"]),
+              help="Flow engine: scipy.integrate solver (Radau/LSODA for stiff data). [default: DOP853]")
+@click.option("--rtol", type=float, help="Flow engine: relative tolerance. [default: 1e-10]")
+@click.option("--atol", type=float, help="Flow engine: absolute tolerance. [default: 1e-12]")
+@click.option("--hessian", is_flag=True, default=None,
+              help="Also record sharpness_hessian = lambda_max of the loss Hessian (exact; "
+              "Lanczos for engine full) at every recorded step.")
 @click.option("--seed", type=int, help="Seed of the initialisation and synthetic data. [default: 0]")
 @click.option("--n", type=int, help="Synthetic data: number of samples. [default: 100]")
 @click.option("--rank", type=int, help="Synthetic data: rank r of X^T X. [default: 5]")

@@ -1,0 +1,310 @@
+"""The gradient-flow engine (``--engine flow``): the continuous-time limit of GD, exactly.
+
+The flow of ``L = ||D||^2 / n`` on the parameters closes on the same m-independent state as
+exact GD (see :mod:`eosdyn.kernels.reduced_numba`); with ``g = S (S u - z)``::
+
+    da/dtau = -(4/n) u.g,   du/dtau = -(2/n) G g - (2a/(n m)) g,
+    dG/dtau = -(2/(n m)) (u g^T + g u^T).
+
+It is integrated by a ``scipy.integrate`` solver (``RK45``, ``DOP853``, ``Radau``, ``LSODA``) in
+the time ``t = tau / eta``, so that flow time ``t`` lines up with GD step ``k = t``: the solver is
+created once for ``[0, steps + 1]`` and stepped on its own schedule (independent of how the run
+is chunked, so a run is deterministic), and the state at integer ``t`` comes from its dense
+output. Each recorded row holds the diagnostics at ``t`` and, in ``SHARP_NEXT``/``A_NEXT``, at
+``t + 1`` -- the same record layout as the GD kernels, so phases, summaries, plots and checks
+apply unchanged.
+
+Events, located by root finding on the dense output of each solver step:
+
+* ``eta Lambda = 2`` (the sharpness crossing ``2/eta``): times kept in the attrs
+  ``flow_cross_up`` / ``flow_cross_down`` (the comparison of the paper's Assumption 3.3);
+* reducible loss ``= loss_tol``: the run stops as ``converged`` at the first step after it
+  (the flow's loss never increases, so every later step is below it too);
+* blow-up (a non-finite state, loss or ``|a|`` above ``max_loss``, or the solver failing):
+  ``diverged`` at the first step whose state is not acceptable.
+
+Under the flow ``a - m tr(G)`` (the balancedness ``||A||^2 - ||W U||_F^2``) is conserved; the
+tests check it to the solver's tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import integrate, optimize
+
+from .init import Statistics
+from .kernels import flow_numba
+from .kernels import layout as L
+from .kernels.diagnostics_numba import workspace
+
+SOLVERS = {
+    "RK45": integrate.RK45,
+    "DOP853": integrate.DOP853,
+    "Radau": integrate.Radau,
+    "LSODA": integrate.LSODA,
+}
+#: at most this many sharpness crossings are kept in the attrs
+MAX_CROSSINGS = 10_000
+
+
+def pack(a: float, u: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """The flat state ``[a, u, G.ravel()]`` the solver integrates."""
+    y = np.zeros(1 + u.size + G.size)
+    flow_numba.pack(float(a), np.ascontiguousarray(u, float), np.ascontiguousarray(G, float), y)
+    return y
+
+
+def unpack(y: np.ndarray, r: int) -> Statistics:
+    """:class:`Statistics` of a flat state."""
+    return Statistics(float(y[0]), y[1:1 + r].copy(), y[1 + r:].reshape(r, r).copy())
+
+
+class FlowField:
+    """The vector field ``y -> eta * velocity(y)`` and the event functions of one problem."""
+
+    def __init__(self, data, m: float, eta: float):
+        r = data.rank
+        self.s, self.z = np.ascontiguousarray(data.s), np.ascontiguousarray(data.z)
+        self.n, self.m, self.eta, self.y_perp2 = float(data.n), float(m), float(eta), data.y_perp2
+        self.u, self.G = np.zeros(r), np.zeros((r, r))
+        self.scr = (np.zeros(r), np.zeros((r, r)), np.zeros(r), np.zeros(r))
+        self.K = np.zeros((r, r))
+        self.nfev = 0
+
+    def __call__(self, t, y):
+        out = np.empty_like(y)
+        flow_numba.rhs(y, self.s, self.z, self.n, self.m, self.eta, out, self.u, self.G, *self.scr)
+        self.nfev += 1
+        return out
+
+    def eta_sharpness(self, y) -> float:
+        return self.eta * flow_numba.sharpness(y, self.s, self.n, self.m, self.u, self.G, self.K)
+
+    def reducible_loss(self, y) -> float:
+        return flow_numba.reducible_loss(y, self.s, self.z, self.n, self.u, self.G, self.scr[2])
+
+    def ok(self, y, max_loss: float) -> bool:
+        return bool(flow_numba.state_ok(y, self.s, self.z, self.y_perp2, self.n, max_loss,
+                                        self.u, self.G, self.scr[2]))
+
+
+class FlowEngine:
+    """Gradient flow on ``(a, u, G)``, sampled at ``t = k`` (flow time ``k eta``)."""
+
+    name = "flow"
+    exact = False
+    needs_parameters = False
+
+    def __init__(self, pb):
+        self.pb = pb
+        p, d = pb.params, pb.data
+        self.r = d.rank
+        self.field = FlowField(d, p.m, p.eta)
+        self.y0 = pack(pb.init.a, pb.init.u, pb.init.G)
+        self.t_bound = float(p.steps + 1)
+        self.solver = SOLVERS[p.method](self.field, 0.0, self.y0.copy(), self.t_bound,
+                                        rtol=p.rtol, atol=p.atol)
+        self.segments: list = []   # (t_lo, t_hi, dense output) not yet consumed
+        self.stop: tuple | None = None   # (step, status code, message)
+        self.cross_up: list = []
+        self.cross_down: list = []
+        self.t_converged: float | None = None
+        self.nsteps = 0
+        self.win_next: float | None = None   # loss one step after the last recorded row
+        self.ws = workspace(self.r)
+        self.diag_scr = (np.zeros(self.r), np.zeros((self.r, self.r)))
+        self._es_prev = self.field.eta_sharpness(self.y0)
+        self._rl_prev = self.field.reducible_loss(self.y0)
+        if not self.field.ok(self.y0, p.max_loss):
+            self.stop = (0, L.DIVERGED, "the initial state is not finite or above max_loss")
+        elif self._rl_prev <= p.loss_tol:
+            self.t_converged = 0.0
+            self.stop = (0, L.CONVERGED, None)
+
+    # --- integration -----------------------------------------------------------------------
+
+    def _cover(self, T: float) -> None:
+        """Step the solver until it has passed ``T`` (or stopped)."""
+        s = self.solver
+        while s.status == "running":
+            target = T if self.stop is None else min(T, self.stop[0] + 1)
+            if s.t >= target or (self.stop is not None and self.stop[1] == L.DIVERGED):
+                return
+            self._solver_step()
+
+    def _solver_step(self) -> None:
+        s, p = self.solver, self.pb.params
+        message = s.step()
+        self.nsteps += 1
+        if s.status == "failed":
+            k = min(int(math.floor(s.t)) + 1, p.steps)
+            self._set_stop(k, L.DIVERGED, f"the {p.method} solver failed at t = {s.t:.6g}: {message}")
+            return
+        lo, hi, sol = s.t_old, s.t, s.dense_output()
+        self.segments.append((lo, hi, sol))
+        if not self.field.ok(s.y, p.max_loss):
+            self._set_stop(self._first_bad_step(lo, hi, sol), L.DIVERGED,
+                           f"the flow blew up (non-finite or above max_loss = {p.max_loss:g}) "
+                           f"by t = {hi:.6g}")
+            return
+        self._sharpness_event(lo, hi, sol, s.y)
+        self._loss_event(lo, hi, sol, s.y)
+
+    def _set_stop(self, k: int, code: int, message: str | None) -> None:
+        if self.stop is None or k < self.stop[0]:
+            self.stop = (k, code, message)
+
+    def _first_bad_step(self, lo, hi, sol) -> int:
+        p = self.pb.params
+        ks = np.arange(math.floor(lo) + 1, math.floor(hi) + 1)
+        for k in ks:
+            if not self.field.ok(sol(float(k)), p.max_loss):
+                return int(min(k, p.steps))
+        return int(min(math.floor(hi) + 1, p.steps))
+
+    def _root(self, f, lo, hi) -> float:
+        return optimize.brentq(f, lo, hi, xtol=1e-12 * max(1.0, abs(hi)), rtol=4 * np.finfo(float).eps)
+
+    def _sharpness_event(self, lo, hi, sol, y) -> None:
+        es = self.field.eta_sharpness(y)
+        a, b = self._es_prev - 2.0, es - 2.0
+        self._es_prev = es
+        if a * b < 0 or (b == 0.0 and a != 0.0):
+            t = self._root(lambda t: self.field.eta_sharpness(sol(t)) - 2.0, lo, hi)
+            side = self.cross_up if b >= a else self.cross_down
+            if len(side) < MAX_CROSSINGS:
+                side.append(t)
+
+    def _loss_event(self, lo, hi, sol, y) -> None:
+        p = self.pb.params
+        rl = self.field.reducible_loss(y)
+        prev, self._rl_prev = self._rl_prev, rl
+        if self.t_converged is not None or rl > p.loss_tol:
+            return
+        tol = p.loss_tol
+        t = hi if prev <= tol else self._root(lambda t: self.field.reducible_loss(sol(t)) - tol, lo, hi)
+        k = int(math.ceil(t))
+        if k < hi and self.field.reducible_loss(sol(float(k))) > tol:
+            k += 1   # rounding of the root: the state at ceil(t) must be below the tolerance
+        self.t_converged = t
+        if k <= p.steps:
+            self._set_stop(k, L.CONVERGED, None)
+
+    def sample(self, ts: np.ndarray) -> np.ndarray:
+        """Dense-output states at sorted times ``ts`` (rows), which must not precede the step the
+        engine sits on (earlier dense outputs are dropped); extrapolates past the last step."""
+        out = np.empty((ts.size, self.y0.size))
+        if not self.segments:
+            out[:] = self.y0
+            return out
+        if ts.size and ts[0] < self.segments[0][0]:
+            raise ValueError(f"flow state at t = {ts[0]} was dropped (engine is at t >= "
+                             f"{self.segments[0][0]:.6g})")
+        his = np.array([seg[1] for seg in self.segments])
+        idx = np.minimum(np.searchsorted(his, ts, side="left"), len(self.segments) - 1)
+        for j in np.unique(idx):
+            sel = idx == j
+            t = ts[sel]
+            out[sel] = np.asarray(self.segments[j][2](t)).T.reshape(t.size, -1)
+        out[ts == 0.0] = self.y0
+        return out
+
+    def _drop_before(self, t: float) -> None:
+        """Forget dense outputs that end before ``t`` (keep the one covering ``t``)."""
+        k = 0
+        while k < len(self.segments) - 1 and self.segments[k][1] < t:
+            k += 1
+        del self.segments[:k]
+
+    # --- the engine interface --------------------------------------------------------------
+
+    def advance(self, t0: int, t1: int) -> None:
+        """Process steps ``[t0, t1)``: record rows, detect the stop; same contract as the GD
+        kernels' ``run`` (``status = [code, step, rows written, next t]``)."""
+        pb, p = self.pb, self.pb.params
+        t1 = min(t1, p.steps + 1)
+        if t1 <= t0:
+            pb.status[3] = t0
+            return
+        self._cover(t1)
+        stop = self.stop if self.stop is not None and self.stop[0] < t1 else None
+        if stop is None and t0 <= p.steps < t1:
+            stop = (p.steps, L.MAX_STEPS, None)
+        end = stop[0] if stop is not None else t1
+        every = p.stride
+        first = -(-t0 // every) * every
+        rows = list(range(first, end, every))
+        if stop is not None:
+            rows.append(stop[0])
+            if stop[1] != L.DIVERGED:
+                self._cover(stop[0] + 1)
+        rows = np.array(rows, dtype=np.int64)
+        if rows.size:
+            self._record(rows, diverged_last=stop is not None and stop[1] == L.DIVERGED)
+        if stop is not None:
+            pb.status[0], pb.status[1], pb.status[3] = stop[1], stop[0], stop[0]
+            self.stop = stop
+        else:
+            pb.status[3] = t1
+        self._drop_before(float(pb.status[3]))
+
+    def _record(self, rows: np.ndarray, diverged_last: bool) -> None:
+        pb, p, d = self.pb, self.pb.params, self.pb.data
+        nxt = rows + 1
+        if diverged_last:
+            nxt = nxt[:-1]
+        ts = np.union1d(rows, nxt).astype(float)
+        Ys = self.sample(ts)
+        diag = np.full((ts.size, L.NDIAG), np.nan)
+        flow_numba.diagnose_states(Ys, self.field.s, self.field.z, d.y_perp2, float(d.n),
+                                   float(p.m), p.eta, *self.ws, *self.diag_scr, diag)
+        at = np.searchsorted(ts, rows)
+        k0 = int(pb.status[2])
+        k1 = k0 + rows.size
+        rec = pb.rec
+        rec[k0:k1, :L.NDIAG] = diag[at]
+        rec[k0:k1, L.SHARP_NEXT] = np.nan
+        rec[k0:k1, L.A_NEXT] = np.nan
+        nn = nxt.size
+        at_next = np.searchsorted(ts, nxt)
+        rec[k0:k0 + nn, L.SHARP_NEXT] = diag[at_next, L.SHARP]
+        rec[k0:k0 + nn, L.A_NEXT] = diag[at_next, L.A_NORM2]
+        # loss extremes over (previous recorded step, t]: the flow's loss is monotone, so
+        # they are attained at the ends, the loss one step after the previous row and at t
+        loss = diag[at, L.LOSS]
+        after_prev = np.empty(rows.size)
+        after_prev[0] = loss[0] if self.win_next is None else self.win_next
+        after_prev[1:] = diag[at_next[:rows.size - 1], L.LOSS]
+        rec[k0:k1, L.LOSS_MIN] = np.fmin(loss, after_prev)
+        rec[k0:k1, L.LOSS_MAX] = np.fmax(loss, after_prev)
+        if nn == rows.size:
+            self.win_next = float(diag[at_next[-1], L.LOSS])
+        pb.rec_step[k0:k1] = rows
+        pb.status[2] = k1
+
+    def current(self) -> Statistics:
+        """The state at the step the engine sits on (``status[3]``)."""
+        t = float(self.pb.status[3])
+        self._cover(t)
+        return unpack(self.sample(np.array([t]))[0], self.r)
+
+    def final(self) -> Statistics:
+        return self.current()
+
+    def finish(self, ds):
+        """Attrs of the integration: solver, tolerances, events, cost."""
+        p = self.pb.params
+        ds.attrs.update(
+            flow_method=p.method, flow_rtol=p.rtol, flow_atol=p.atol,
+            flow_nfev=int(self.field.nfev), flow_nsteps=int(self.nsteps),
+            flow_cross_up=np.array(self.cross_up, dtype=float),
+            flow_cross_down=np.array(self.cross_down, dtype=float),
+            flow_time_unit="eta (flow time t*eta lines up with GD step t)",
+        )
+        if self.t_converged is not None:
+            ds.attrs["flow_converged_time"] = float(self.t_converged)
+        if self.stop is not None and self.stop[2] is not None:
+            ds.attrs["status_message"] = self.stop[2]
+        return ds

@@ -1,0 +1,104 @@
+"""The gradient-flow vector field on the flat state ``y = [a, u (r), G (r*r, row-major)]``.
+
+The field is :func:`eosdyn.kernels.reduced_numba.velocity` -- the same gradient the GD map
+steps along -- scaled by ``eta`` so that time is measured in GD steps (``t = k`` is flow time
+``k eta``)::
+
+    dy/dt = eta * (da/dtau, du/dtau, dG/dtau),   tau = t eta the flow time.
+
+Also: per-sample diagnostics (the GD kernels' ``diagnose``), the sharpness and the reducible
+loss of a flat state (event functions), and a finiteness/overflow test.
+"""
+
+import math
+
+import numpy as np
+
+from .._numba import jit
+from . import layout as L
+from .diagnostics_numba import diagnose
+from .reduced_numba import residual_terms, velocity
+
+
+@jit
+def unpack(y, u, G):
+    """Copy ``y``'s ``u`` and ``G`` parts into ``u``, ``G``; return ``a``."""
+    r = u.shape[0]
+    k = 1 + r
+    for i in range(r):
+        u[i] = y[1 + i]
+        for j in range(r):
+            G[i, j] = y[k + i * r + j]
+    return y[0]
+
+
+@jit
+def pack(a, u, G, y):
+    """Write ``[a, u, G.ravel()]`` into ``y``."""
+    r = u.shape[0]
+    k = 1 + r
+    y[0] = a
+    for i in range(r):
+        y[1 + i] = u[i]
+        for j in range(r):
+            y[k + i * r + j] = G[i, j]
+
+
+@jit
+def rhs(y, s, z, n, m, eta, out, u, G, du, dG, g, Gg):
+    """``out = eta * velocity(y)``; ``u, G, du, dG, g, Gg`` are scratch."""
+    r = s.shape[0]
+    a = unpack(y, u, G)
+    da = velocity(a, u, G, s, z, n, m, du, dG, g, Gg)
+    out[0] = eta * da
+    k = 1 + r
+    for i in range(r):
+        out[1 + i] = eta * du[i]
+        for j in range(r):
+            out[k + i * r + j] = eta * dG[i, j]
+
+
+@jit
+def reducible_loss(y, s, z, n, u, G, g):
+    """``||S u - z||^2 / n``: the loss minus its irreducible part ``||Y_perp||^2 / n``."""
+    unpack(y, u, G)
+    ex, _ = residual_terms(u, s, z, g)
+    return ex / n
+
+
+@jit
+def sharpness(y, s, n, m, u, G, K):
+    """``Lambda = lambda_max((2/n) S ((a/m) I + G) S)``; NaN for a non-finite state."""
+    r = s.shape[0]
+    a = unpack(y, u, G)
+    for i in range(y.shape[0]):
+        if not math.isfinite(y[i]):
+            return math.nan
+    c = 2.0 / n
+    for i in range(r):
+        for j in range(r):
+            K[i, j] = c * s[i] * s[j] * G[i, j]
+        K[i, i] += c * s[i] * s[i] * a / m
+    return np.linalg.eigvalsh(K)[r - 1]
+
+
+@jit
+def state_ok(y, s, z, y_perp2, n, max_loss, u, G, g):
+    """The GD kernels' test: finite state, loss and ``|a|`` below ``max_loss``."""
+    for i in range(y.shape[0]):
+        if not math.isfinite(y[i]):
+            return False
+    unpack(y, u, G)
+    ex, _ = residual_terms(u, s, z, g)
+    loss = (ex + y_perp2) / n
+    return loss < max_loss and abs(y[0]) < max_loss
+
+
+@jit
+def diagnose_states(Ys, s, z, y_perp2, n, m, eta, mats, vecs, piv, u, G, out):
+    """``out[k, :NDIAG]`` = the GD kernels' diagnostics of state ``Ys[k]``, in order (the warm
+    eigenvector carried in ``vecs`` follows the samples, as along a GD run)."""
+    for k in range(Ys.shape[0]):
+        a = unpack(Ys[k], u, G)
+        diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, out[k])
+    return L.NDIAG

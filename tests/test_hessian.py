@@ -1,0 +1,153 @@
+"""lambda_max of the loss Hessian: m-independent formula vs Lanczos vs a dense numpy Hessian."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import eosdyn
+from eosdyn.cli import main
+from eosdyn.data import from_arrays
+from eosdyn.hessian import hvp, sharpness_lanczos, sharpness_reduced
+from eosdyn.init import gaussian_parameters, statistics_from_parameters
+
+from reference import gd_params, matrices
+
+
+def loss_grad(A, W, X, Y):
+    n, m = X.shape[1], A.shape[0]
+    D = X.T @ W.T @ A / np.sqrt(m) - Y
+    return np.concatenate([2 / (n * np.sqrt(m)) * W @ (X @ D),
+                           (2 / (n * np.sqrt(m)) * np.outer(A, X @ D)).ravel()])
+
+
+def dense_hessian(A, W, X, Y):
+    """The Hessian of L = ||X^T W^T A / sqrt(m) - Y||^2 / n as an explicit matrix:
+    (2/n) J^T J plus the residual term, entry by entry from the second derivatives of F."""
+    m, d = W.shape
+    n = X.shape[1]
+    sq = np.sqrt(m)
+    D = X.T @ W.T @ A / sq - Y
+    J = np.zeros((n, m * (d + 1)))
+    J[:, :m] = (W @ X).T / sq                       # dF_j / dA_q = (W x_j)_q / sqrt(m)
+    for j in range(n):
+        J[j, m:] = np.outer(A, X[:, j]).ravel() / sq  # dF_j / dW_qk = A_q x_jk / sqrt(m)
+    H = 2.0 / n * J.T @ J
+    for j in range(n):                                # d^2 F_j / dA_q dW_qk = x_jk / sqrt(m)
+        for q in range(m):
+            for k in range(d):
+                H[q, m + q * d + k] += 2.0 / n * D[j] * X[k, j] / sq
+                H[m + q * d + k, q] += 2.0 / n * D[j] * X[k, j] / sq
+    return H
+
+
+def problem(seed, d, n, m, r=None, scale=1.0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((d, n)) if r is None else rng.standard_normal((d, r)) @ rng.standard_normal((r, n))
+    Y = np.sign(rng.standard_normal(n))
+    return X, Y, scale * rng.standard_normal(m), scale * rng.standard_normal((m, d))
+
+
+def three_ways(X, Y, A, W):
+    data = from_arrays(X, Y)
+    s = statistics_from_parameters(A, W, data.U)
+    dense = np.linalg.eigvalsh(dense_hessian(A, W, X, Y))[-1]
+    red = sharpness_reduced(s.a, s.u, s.G, data.s, data.z, data.n, A.size)
+    lan, _ = sharpness_lanczos(A, W, X, Y)
+    return dense, red, lan
+
+
+def test_dense_reference_is_the_derivative_of_the_gradient():
+    X, Y, A, W = problem(0, 3, 5, 4)
+    H = dense_hessian(A, W, X, Y)
+    theta = np.concatenate([A, W.ravel()])
+    h = 1e-6
+    for i in range(theta.size):
+        e = np.zeros_like(theta)
+        e[i] = h
+        gp = loss_grad((theta + e)[:4], (theta + e)[4:].reshape(4, 3), X, Y)
+        gm = loss_grad((theta - e)[:4], (theta - e)[4:].reshape(4, 3), X, Y)
+        np.testing.assert_allclose((gp - gm) / (2 * h), H[:, i], atol=1e-7)
+    v = np.random.default_rng(1).standard_normal(theta.size)
+    np.testing.assert_allclose(hvp(A, W, X, Y, v), H @ v, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [
+    (3, 7, 5, None),    # n > d, m > r + 1
+    (4, 10, 2, None),   # m < r + 1: C is singular, no residual-only eigenvalues
+    (5, 6, 40, 3),      # rank-deficient X (r < d)
+    (2, 1, 3, None),    # one sample
+    (6, 20, 1, None),   # m = 1
+    (3, 4, 30, None),   # Lanczos path (m (d+1) > 64)
+])
+def test_reduced_and_lanczos_match_dense(shape):
+    d, n, m, r = shape
+    dense, red, lan = three_ways(*problem(sum(shape[:3]), d, n, m, r))
+    assert red == pytest.approx(dense, rel=1e-10)
+    assert lan == pytest.approx(dense, rel=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(d=st.integers(1, 4), n=st.integers(1, 6), m=st.integers(1, 9), seed=st.integers(0, 10**6),
+       scale=st.sampled_from([1e-3, 0.1, 1.0, 10.0]))
+def test_reduced_matches_dense_hypothesis(d, n, m, seed, scale):
+    dense, red, _ = three_ways(*problem(seed, d, n, m, scale=scale))
+    assert red == pytest.approx(dense, rel=1e-8, abs=1e-12 * max(1.0, abs(dense)))
+
+
+def test_limits_gauss_newton_and_residual_only():
+    X, Y, A, W = problem(3, 4, 9, 12)
+    data = from_arrays(X, Y)
+    # residual only: A = W = 0, the top eigenvalue is (2/(n sqrt m)) ||X D|| = (2/(n sqrt m)) ||X Y||
+    r = data.rank
+    lam = sharpness_reduced(0.0, np.zeros(r), np.zeros((r, r)), data.s, data.z, data.n, 12)
+    assert lam == pytest.approx(2 / (9 * np.sqrt(12)) * np.linalg.norm(X @ Y), rel=1e-12)
+    # zero residual (labels equal to the outputs): the Hessian is Gauss-Newton, top = Lambda
+    Yfit = X.T @ W.T @ A / np.sqrt(12)
+    M = matrices(A, W, X, Yfit, 0.1)[0]
+    d2 = from_arrays(X, Yfit)
+    s2 = statistics_from_parameters(A, W, d2.U)
+    lam = sharpness_reduced(s2.a, s2.u, s2.G, d2.s, d2.z, d2.n, 12)
+    assert lam == pytest.approx(np.linalg.eigvalsh(M)[-1], rel=1e-12)
+
+
+def test_engines_agree_on_sharpness_hessian_at_small_m():
+    kw = dict(m=24, d=6, n=20, rank=4, lambda_max=50.0, lambda_min=2.0, init_scale=0.7,
+              eta=0.02, steps=60, record_every=3, hessian=True)
+    full = eosdyn.simulate(engine="full", **kw)
+    red = eosdyn.simulate(engine="reduced", **kw)
+    assert full.attrs["hessian_method"].startswith("lanczos")
+    assert red.attrs["hessian_method"].startswith("reduced")
+    np.testing.assert_allclose(full.sharpness_hessian.values, red.sharpness_hessian.values,
+                               rtol=1e-8)
+    # and against a dense Hessian of plain numpy GD's parameters at the last step
+    data = eosdyn.synthetic(n=20, rank=4, lambda_max=50.0, lambda_min=2.0, d=6, seed=0)
+    A, W = gaussian_parameters(24, 6, 0.7, 0.7, 0)
+    A, W = gd_params(A, W, data.X, data.Y, 0.02, 60)[-1]
+    dense = np.linalg.eigvalsh(dense_hessian(A, W, data.X, data.Y))[-1]
+    assert full.sharpness_hessian.values[-1] == pytest.approx(dense, rel=1e-8)
+
+
+def test_recorder_leaves_the_run_unchanged_and_fills_every_row():
+    kw = dict(n=10, rank=3, eigenvalues=(9.0, 4.0, 1.0), m=50, init_scale=0.5, eta=0.05,
+              steps=5000, record_every=7, loss_tol=1e-4)
+    plain = eosdyn.simulate(**kw)
+    ds = eosdyn.simulate(hessian=True, **kw)
+    for name in ("loss", "sharpness", "a_norm2", "Dv1", "phase"):
+        np.testing.assert_array_equal(ds[name].values, plain[name].values)
+    np.testing.assert_array_equal(ds.step.values, plain.step.values)
+    assert ds.attrs["status"] == "converged" and ds.step.values[-1] % 7 != 0
+    assert np.all(np.isfinite(ds.sharpness_hessian.values))
+    eosdyn.validate(ds)
+    assert "sharpness_hessian" not in plain
+
+
+def test_cli_hessian_flag(tmp_path):
+    out = tmp_path / "h.nc"
+    res = CliRunner().invoke(main, ["simulate", "--steps", "200", "--hessian", "--quiet",
+                                    "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    ds = eosdyn.open_run(out)
+    assert ds.sharpness_hessian.attrs["long_name"].startswith("lambda_max of the loss Hessian")
+    assert ds.sharpness_hessian.size == 201
