@@ -26,6 +26,10 @@ NVECS = 7
 # slices of the ``mats`` workspace (r, r)-matrices
 M_K, M_KA, M_KS, M_WORK = 0, 1, 2, 3
 NMATS = 4
+#: above this rank the eigenvalue work goes to LAPACK (numpy.linalg inside numba): its
+#: O(r^3) blocked algorithms beat the allocation-free small-matrix kernels, whose advantage
+#: (no call overhead) matters only for small r.
+LAPACK_MIN_RANK = 40
 
 
 def workspace(r: int):
@@ -93,28 +97,71 @@ def diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, out):
         for j in range(r):
             KS[i, j] = K[i, j]
         KS[i, i] -= cs * s[i] * s[i]
+    if r > LAPACK_MIN_RANK:
+        _spectra_lapack(K, KA, KS, delta, d2, n, vecs, out)
+    else:
+        _spectra_small(K, KA, KS, delta, d2, n, mats, vecs, piv, out)
+    out[L.DTF] = fd
+    out[L.SHARP_MW] = c * am * s[0] * s[0]
+
+
+@jit
+def _spectra_small(K, KA, KS, delta, d2, n, mats, vecs, piv, out):
+    """Eigen-diagnostics with the allocation-free small-matrix kernels (warm-started)."""
+    r = K.shape[0]
     work = mats[M_WORK]
     ev = vecs[V_EV]
     e = vecs[V_E]
     sym_eigvals(K, ev, work, e)
     lam1 = ev[r - 1]
     out[L.SHARP] = lam1
-    if r >= 2:
-        lam2 = ev[r - 2]
-        out[L.LAM2] = lam2 if (lam2 > 0.0 or n == r) else 0.0
-    else:
-        out[L.LAM2] = 0.0
+    out[L.LAM2] = _second(ev, r, n)
     q1 = vecs[V_Q1]
     tmp = vecs[V_TMP]
     top_eigvec(K, lam1, q1, tmp, work, piv)
-    dv1 = 0.0
-    for i in range(r):
-        q1[i] = tmp[i]
-        dv1 += delta[i] * tmp[i]
-    out[L.DV1] = dv1
-    out[L.R_NORM2] = d2 - dv1 * dv1
-    out[L.DTF] = fd
-    out[L.SHARP_MW] = c * am * s[0] * s[0]
+    _set_dv1(q1, tmp, delta, d2, out)
     out[L.SHARP_MA] = max_eigval_warm(KA, vecs[V_QA], work, piv, e, ev)
     lam_s = max_eigval_warm(KS, vecs[V_QS], work, piv, e, ev)
     out[L.SHARP_MSTAR] = lam_s if (lam_s > 0.0 or n == r) else 0.0
+
+
+@jit
+def _spectra_lapack(K, KA, KS, delta, d2, n, vecs, out):
+    """Eigen-diagnostics through LAPACK (``syevd`` via numpy.linalg) for large r."""
+    r = K.shape[0]
+    ev, Q = np.linalg.eigh(K)
+    out[L.SHARP] = ev[r - 1]
+    out[L.LAM2] = _second(ev, r, n)
+    q1 = vecs[V_Q1]
+    tmp = vecs[V_TMP]
+    dot = 0.0
+    for i in range(r):
+        tmp[i] = Q[i, r - 1]
+        dot += tmp[i] * q1[i]
+    if dot < 0.0:
+        for i in range(r):
+            tmp[i] = -tmp[i]
+    _set_dv1(q1, tmp, delta, d2, out)
+    out[L.SHARP_MA] = np.linalg.eigvalsh(KA)[r - 1]
+    lam_s = np.linalg.eigvalsh(KS)[r - 1]
+    out[L.SHARP_MSTAR] = lam_s if (lam_s > 0.0 or n == r) else 0.0
+
+
+@jit
+def _second(ev, r, n):
+    """lambda_2(M) from the ascending spectrum of K (M has n - r further zero eigenvalues)."""
+    if r < 2:
+        return 0.0
+    lam2 = ev[r - 2]
+    return lam2 if (lam2 > 0.0 or n == r) else 0.0
+
+
+@jit
+def _set_dv1(q1, q_new, delta, d2, out):
+    """Store the new top eigenvector in ``q1``; write D^T v_1 and ||R||^2."""
+    dv1 = 0.0
+    for i in range(q1.shape[0]):
+        q1[i] = q_new[i]
+        dv1 += delta[i] * q_new[i]
+    out[L.DV1] = dv1
+    out[L.R_NORM2] = d2 - dv1 * dv1
