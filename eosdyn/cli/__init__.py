@@ -35,3 +35,9 @@ main.add_command(simulate)
 from .data_info import data_info  # noqa: E402
 
 main.add_command(data_info)
+from .plot import plot  # noqa: E402
+
+main.add_command(plot)
+from .figures import figures  # noqa: E402
+
+main.add_command(figures)

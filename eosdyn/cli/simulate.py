@@ -95,6 +95,8 @@ def simulate(scenario, out, plot, window, as_json, quiet, **options):
     params = load_scenario(scenario, **given) if scenario else make_params(**given)
     if out is not None:
         io.check_path(out)
+    if plot is not None:
+        plotting.check_path(plot, option="--plot")
     win = _window(window)
     ds = api.simulate(params, progress=not quiet)
     info = summary.summarize(ds)

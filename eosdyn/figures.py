@@ -1,0 +1,165 @@
+"""``eosdyn figures``: every figure in ``figures/`` rebuilt from ``scenarios/*.toml``.
+
+A scenario file says how it is drawn in an optional ``[figure]`` table (the run parameters
+are the rest of the file, read by :func:`eosdyn.scenario.load_scenario`)::
+
+    [figure]
+    kind = "indicator"            # a plot kind of eosdyn.plotting.KINDS, or "bifurcation"
+    window = [30000, 36000]       # optional: only these steps
+    caption = "..."               # optional: what the figure shows (printed, for the README)
+    runs = [{engine = "first-order"}]   # compare: more runs, as overrides of this scenario
+    labels = ["exact GD", "first-order map"]
+
+Without the table a scenario is drawn as a ``timeseries`` (Figure 1). The figure file is
+``OUT_DIR/<scenario file stem>.png``. Runs are deterministic (seeded) and shared between
+scenarios with equal parameters; figures are written without timestamps, so rebuilding gives
+the same files.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import plotting
+from .api import simulate
+from .engines import METHODS
+from .errors import EosdynError
+from .params import Params, make_params
+from .scenario import load_scenario
+
+#: keys of the [figure] table and the plot option each becomes
+OPTION_KEYS = {"a_norm": "a_norm", "log": "log", "max_points": "max_points", "time": "time",
+               "labels": "labels"}
+#: [figure] keys of kind "bifurcation": arguments of eosdyn.bifurcation.bifurcation and its plot
+BIFURCATION_KEYS = {"param", "values", "keep", "mode", "observable", "transient", "log_x", "title"}
+KEYS = {"kind", "window", "caption", "runs", *OPTION_KEYS, *BIFURCATION_KEYS}
+#: the plot options each kind accepts
+KIND_OPTIONS = {"timeseries": {"a_norm"}, "spectrum": {"log"}, "portrait": {"max_points"},
+                "compare": {"time", "labels", "runs"}, "bifurcation": BIFURCATION_KEYS}
+EXTRA_KINDS = ("bifurcation",)
+
+
+@dataclass
+class FigureSpec:
+    """How one scenario is drawn."""
+
+    scenario: Path
+    kind: str = "timeseries"
+    window: tuple | None = None
+    caption: str = ""
+    runs: tuple = ()
+    options: dict | None = None
+
+
+def read_figure(path) -> FigureSpec:
+    """The ``[figure]`` table of a scenario file, validated (one-line errors)."""
+    p = Path(path)
+    try:
+        table = tomllib.loads(p.read_text()).get("figure", {})
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise EosdynError(f"scenario file {p.name!r} cannot be read: {exc}") from None
+    unknown = sorted(set(table) - KEYS)
+    if unknown:
+        raise EosdynError(f"scenario file {p.name!r}: unknown [figure] key {unknown[0]!r}; "
+                          f"known: {', '.join(sorted(KEYS))}")
+    kind = table.get("kind", "timeseries")
+    if kind not in plotting.KINDS + EXTRA_KINDS:
+        raise EosdynError(f"scenario file {p.name!r}: [figure] kind must be one of "
+                          f"{', '.join(plotting.KINDS + EXTRA_KINDS)}; got {kind!r}")
+    misplaced = sorted(set(table) - {"kind", "window", "caption"} - KIND_OPTIONS.get(kind, set()))
+    if misplaced:
+        raise EosdynError(f"scenario file {p.name!r}: [figure] key {misplaced[0]!r} does not apply "
+                          f"to kind {kind!r}")
+    window = table.get("window")
+    if window is not None:
+        if len(window) != 2 or not all(isinstance(v, int) for v in window):
+            raise EosdynError(f"scenario file {p.name!r}: [figure] window must be [start, stop]")
+        window = tuple(window)
+    runs = table.get("runs", [])
+    if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
+        raise EosdynError(f"scenario file {p.name!r}: [figure] runs must be a list of tables")
+    options = {OPTION_KEYS.get(k, k): v for k, v in table.items() if k in KIND_OPTIONS.get(kind, ())}
+    options.pop("runs", None)
+    return FigureSpec(p, kind, window, str(table.get("caption", "")), tuple(runs), options)
+
+
+class RunCache:
+    """Runs by parameters, so scenarios that share a run simulate it once."""
+
+    def __init__(self, progress: bool = False):
+        self.progress = progress
+        self.runs: dict[Params, object] = {}
+
+    def get(self, params: Params):
+        if params not in self.runs:
+            self.runs[params] = simulate(params, progress=self.progress)
+        return self.runs[params]
+
+
+def build(scenarios="scenarios", out_dir="figures", fmt: str = "png", only=None, progress=False,
+          echo=print) -> list[Path]:
+    """Draw every scenario of ``scenarios`` into ``out_dir``; returns the files written.
+
+    ``only``: scenario stems to draw (default all). ``echo`` receives one line per figure and
+    a note for each figure that cannot be drawn here (then it is skipped, not an error).
+    """
+    src, out = Path(scenarios), Path(out_dir)
+    if not src.is_dir():
+        raise EosdynError(f"--scenarios {str(src)!r} is not a folder")
+    if not out.is_dir():
+        raise EosdynError(f"--out-dir {str(out)!r} is not a folder")
+    if f".{fmt}" not in plotting.FORMATS:
+        raise EosdynError(f"--format must be one of png, pdf, svg; got {fmt!r}")
+    files = sorted(src.glob("*.toml"))
+    if only:
+        missing = sorted(set(only) - {f.stem for f in files})
+        if missing:
+            raise EosdynError(f"no scenario {missing[0]!r} in {str(src)!r}")
+        files = [f for f in files if f.stem in set(only)]
+    cache, written = RunCache(progress), []
+    for f in files:
+        spec = read_figure(f)
+        target = out / f"{f.stem}.{fmt}"
+        if draw(spec, target, cache, echo):
+            written.append(target)
+            echo(f"{target}  ({spec.kind}) {spec.caption}".rstrip())
+    return written
+
+
+def draw(spec: FigureSpec, target: Path, cache: RunCache, echo=print) -> bool:
+    """Draw one scenario's figure; False (with a note) when it cannot be drawn here."""
+    params = load_scenario(spec.scenario)
+    if spec.kind == "bifurcation":
+        return _bifurcation(spec, params, target, echo, cache.progress)
+    runs, labels = [cache.get(params)], list(spec.options.get("labels") or [])
+    for i, override in enumerate(spec.runs):
+        engine = override.get("engine")
+        if engine is not None and engine not in METHODS:
+            echo(f"note: {spec.scenario.name}: engine {engine!r} is not available here; run skipped")
+            if len(labels) > i + 1:
+                labels.pop(i + 1)
+            continue
+        runs.append(cache.get(make_params(**{**params.to_dict(), **override})))
+    options = dict(spec.options)
+    if spec.kind == "compare":
+        options["labels"] = labels[: len(runs)] if labels else None
+    plotting.plot_run(runs, target, kind=spec.kind, window=spec.window, **options)
+    return True
+
+
+def _bifurcation(spec: FigureSpec, params: Params, target: Path, echo, progress=False) -> bool:
+    """An orbit diagram by :mod:`eosdyn.bifurcation` (skipped with a note where it is missing)."""
+    try:
+        from .bifurcation import bifurcation
+        from .plotting_scan import plot_bifurcation
+    except ImportError:
+        echo(f"note: {spec.scenario.name}: eosdyn.bifurcation is not available here; "
+             f"{target.name} skipped")
+        return False
+    opts = dict(spec.options)
+    plot_opts = {k: opts.pop(k) for k in ("log_x", "title") if k in opts}
+    ds = bifurcation(params, progress=progress, **opts)
+    plot_bifurcation(ds, target, **plot_opts)
+    return True
