@@ -120,3 +120,10 @@ def test_chunking_does_not_change_results():
         outs.append(pb.rec[: pb.status[2]].copy())
     for o in outs[1:]:
         np.testing.assert_array_equal(o, outs[0])
+
+
+@pytest.mark.parametrize("engine", ["reduced", "full"])
+def test_G_stays_exactly_symmetric(engine):
+    ds = eosdyn.simulate(engine=engine, steps=3000, m=64, record_every=3000)
+    G = ds["final_G"].values
+    np.testing.assert_array_equal(G, G.T)

@@ -138,7 +138,7 @@ def step(A, W, h, state, Ghat, XT, X, Y, U, eta, D, p, kq, hb):
     c2a = c * c * state[0]
     for i in range(r):
         for j in range(r):
-            Ghat[i, j] += -c * (kq[0, i] * kq[1, j] + kq[1, i] * kq[0, j]) + c2a * kq[1, i] * kq[1, j]
+            Ghat[i, j] += -c * (kq[0, i] * kq[1, j] + kq[1, i] * kq[0, j]) + c2a * (kq[1, i] * kq[1, j])
     fused_rows(A, W, p, c, hb)
     for i in range(d):
         h[i] = hb[i]

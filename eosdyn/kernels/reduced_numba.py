@@ -79,11 +79,11 @@ def step(state, u, G, s, z, n, m, eta, order, g, Gg):
     e2 = order * eta * eta
     k_G1 = 2.0 * eta / (n * m)
     k_G2 = 4.0 * e2 * a / (n * n * m * m)
-    for i in range(r):
-        for j in range(i, r):
-            v = G[i, j] - k_G1 * (u[i] * g[j] + g[i] * u[j]) + k_G2 * g[i] * g[j]
-            G[i, j] = v
-            G[j, i] = v
+    for i in range(r):  # row-major and exactly symmetric: (i, j) and (j, i) use the same ops
+        ui = u[i]
+        gi = g[i]
+        for j in range(r):
+            G[i, j] = G[i, j] - k_G1 * (ui * g[j] + gi * u[j]) + k_G2 * (gi * g[j])
     k_u1 = 2.0 * eta / n
     k_u2 = 2.0 * eta * a / (n * m) - 4.0 * e2 * fd / (n * n * m)
     for i in range(r):
