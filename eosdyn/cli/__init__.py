@@ -41,3 +41,10 @@ main.add_command(plot)
 from .figures import figures  # noqa: E402
 
 main.add_command(figures)
+from .scan import scan  # noqa: E402
+
+main.add_command(scan)
+from .bifurcation import bifurcation, heatmap  # noqa: E402
+
+main.add_command(bifurcation)
+main.add_command(heatmap)

@@ -1,0 +1,102 @@
+"""``eosdyn bifurcation`` (orbit diagram over a parameter) and ``eosdyn heatmap`` (phase diagram)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ._scanopts import base_options, base_params
+
+
+@click.command()
+@click.option("--param", default="eta", show_default=True, help="The parameter varied (eta, m, ...).")
+@click.option("--range", "values", required=True,
+              help="Its values: START:STOP:NUM[:log] or a,b,c, e.g. 0.002:0.2:512:log.")
+@base_options
+@click.option("--mode", type=click.Choice(["fresh", "continuation"]), default="fresh",
+              show_default=True, help="fresh: every value from the initial state; continuation: "
+              "from the previous value's final state.")
+@click.option("--observable", type=click.Choice(["eta_sharpness", "loss", "a_norm2", "Dv1"]),
+              default="eta_sharpness", show_default=True, help="What the orbit diagram shows.")
+@click.option("--keep", type=int, default=200, show_default=True, help="Orbit length per value.")
+@click.option("--transient", type=int, help="First step of the Lyapunov window [default: steps/2].")
+@click.option("--period-max", type=int, default=64, show_default=True)
+@click.option("--period-tol", type=float, default=1e-6, show_default=True,
+              help="Relative tolerance of the period test.")
+@click.option("--loss-tol", type=float, default=0.0, show_default=True,
+              help="Stop a value as converged below this reducible loss (0: run all steps).")
+@click.option("--log-x/--linear-x", default=None, help="Parameter axis scale [default: log for :log ranges].")
+@click.option("--workers", type=int, help="Parallel workers [default: all cores].")
+@click.option("--backend", type=click.Choice(["auto", "serial", "threads", "processes", "prange"]),
+              default="auto", show_default=True)
+@click.option("--scheduler", help="Run on Dask: a scheduler ADDRESS, or 'local'.")
+@click.option("--out", type=click.Path(), help="Save the diagram's data: PATH.nc or PATH.zarr.")
+@click.option("--plot", type=click.Path(), help="Draw the diagram: PATH.png/.pdf/.svg.")
+@click.option("--json", "as_json", is_flag=True, help="Print the regimes as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def bifurcation(param, values, scenario, extra, mode, observable, keep, transient, period_max,
+                period_tol, loss_tol, log_x, workers, backend, scheduler, out, plot, as_json, quiet,
+                **options):
+    """Orbit diagram of the GD map over a parameter, with period and Lyapunov exponent.
+
+    Example: eosdyn bifurcation --param eta --range 0.002:0.2:512:log --plot bif.png
+    """
+    from .. import io
+    from ..bifurcation import bifurcation as run
+    from ..bifurcation import regimes
+    from ..plotting_scan import check_figure_path, plot_bifurcation
+
+    base, _ = base_params(scenario, extra, options)
+    if out is not None:
+        io.check_path(out)
+    if plot is not None:
+        check_figure_path(plot)
+    ds = run(base, param, values, keep=keep, transient=transient, mode=mode, observable=observable,
+             period_max=period_max, period_tol=period_tol, loss_tol=loss_tol, backend=backend,
+             workers=workers, scheduler=scheduler, progress=not quiet)
+    if out is not None:
+        io.save(ds, out)
+    if plot is not None:
+        plot_bifurcation(ds, plot, log_x=log_x)
+    table = regimes(ds)
+    if as_json:
+        click.echo(json.dumps({"wall_time": ds.attrs["wall_time"], "regimes": table}, indent=2))
+        return
+    _print(ds, table, out, plot)
+
+
+def _print(ds, table, out, plot):
+    from rich.console import Console
+    from rich.table import Table
+
+    c = Console(file=sys.stdout, highlight=False)
+    dim = ds.attrs["param"]
+    t = Table(title=f"orbit diagram over {dim}: {ds.sizes[dim]} values, {ds.attrs['steps']:,} steps "
+              f"each, {ds.attrs['wall_time']:.1f} s")
+    for col in (f"{dim} from", "to", "values", "late orbit", "Lyapunov exp. (min, max)"):
+        t.add_column(col, justify="right")
+    for r in table:
+        t.add_row(f"{r['start']:.4g}", f"{r['stop']:.4g}", str(r["count"]), r["regime"],
+                  f"{r['lyapunov_min']:.2e}, {r['lyapunov_max']:.2e}")
+    c.print(t)
+    for path, what in ((out, "saved"), (plot, "plotted")):
+        if path:
+            c.print(f"{what} {path}")
+
+
+@click.command()
+@click.argument("store", type=click.Path())
+@click.option("--out", required=True, type=click.Path(), help="Figure: PATH.png/.pdf/.svg.")
+@click.option("--x", "x", help="Scanned dimension on the x axis [default: the first of size > 1].")
+@click.option("--y", "y", help="Scanned dimension on the y axis [default: the next one].")
+def heatmap(store, out, x, y):
+    """Heatmaps / phase diagram of a 2-D scan (SCAN.zarr): first EoS step, final eta*Lambda,
+    EoS cycles and phase, with the lazy / catapult / EoS / divergent regions outlined."""
+    from ..plotting_scan import plot_heatmap
+    from ..scan import open_scan
+
+    ds = open_scan(store).load()
+    plot_heatmap(ds, out, x=x, y=y)
+    click.echo(f"plotted {out}")

@@ -1,0 +1,346 @@
+"""Many cells (independent runs of the reduced GD map) per numba call, with per-cell summaries.
+
+A *cell* is one run: data ``(s, z, ||Y_perp||^2, n)``, width ``m``, learning rate ``eta`` and
+an initial state ``(a, u, G)``. :func:`run_cell` advances one cell over steps ``0..steps``
+with ``reduced_numba.step`` (so the state trajectory is bitwise that of ``eosdyn.simulate``)
+and keeps running summaries instead of a per-step record:
+
+* ``status`` / ``status_step``: as in :mod:`eosdyn.kernels.layout` (``MAX_STEPS``,
+  ``CONVERGED`` when the reducible loss ``||delta||^2 / n <= loss_tol``, ``DIVERGED`` when the
+  loss or ``a`` exceed ``max_loss`` or are not finite);
+* the edge-of-stability crossings: ``Lambda > 2/eta`` is decided every ``sharp_every``-th step
+  without computing ``Lambda``, by the inertia of ``(2/eta) I - K`` (``K = (2/n) S ((a/m) I + G) S``,
+  so ``Lambda < 2/eta`` iff ``(2/eta) I - K`` is positive definite, i.e. iff its ``L D L^T``
+  factorisation without pivoting has only positive pivots, Sylvester's law of inertia); this
+  costs ``~r^3/6`` flops instead of an eigenvalue solve. ``first_cross_step`` is the first
+  checked step above the edge, ``n_eos_cycles`` the number of checked steps that are above
+  while the previous checked step was not (step 0 above counts as one), as in
+  :func:`eosdyn.summary.summarize`;
+* ``eta * Lambda`` itself (warm-started, certified ``max_eigval_warm``) only where needed: at
+  step 0, at recorded steps, in the tail ``t >= tail_start`` (its min and max), in the orbit
+  window ``t >= orbit_start`` and at the final step;
+* ``max_loss`` over all steps, ``final_loss``;
+* optionally the maximal Lyapunov exponent of the network outputs (see :func:`run_cell`).
+
+Recorded observables (columns ``O_*``): loss, ``eta * Lambda``, ``a = ||A||^2``, ``D^T v_1``.
+"""
+
+import math
+
+import numpy as np
+from numba import prange
+
+from .._numba import jit
+from . import layout as L
+from .eig_numba import max_eigval_warm
+from .reduced_numba import residual_terms, step
+from .tangent_numba import jvp, scale_tangent, tangent_norms
+
+# observables recorded in trajectories and orbits
+O_LOSS, O_ES, O_A, O_DV1 = 0, 1, 2, 3
+NOBS = 4
+OBSERVABLES = ("loss", "eta_sharpness", "a_norm2", "Dv1")
+# float summaries
+F_INIT_ES, F_FINAL_ES, F_MAX_LOSS, F_FINAL_LOSS, F_TAIL_MIN, F_TAIL_MAX, F_LYAP = range(7)
+NF = 7
+# integer summaries
+I_STATUS, I_STATUS_STEP, I_FIRST_CROSS, I_NCYCLES, I_RESETS = range(5)
+NI = 5
+#: the tangent is projected on its output part when that part falls below this fraction
+NEUTRAL_FLOOR = 1e-100
+
+
+@jit
+def above_edge(a, G, s, n, m, sigma, work):
+    """True unless ``sigma I - K`` is positive definite, ``K = (2/n) S ((a/m) I + G) S``.
+
+    Left-looking ``L D L^T`` without pivoting on the lower triangle of ``sigma I - K`` in
+    ``work``; stops at the first pivot that is not ``> 0`` (NaN included).
+    """
+    r = s.shape[0]
+    c = 2.0 / n
+    am = a / m
+    for j in range(r):
+        for i in range(j):
+            acc = -(c * s[j] * s[i] * G[j, i])
+            for k in range(i):
+                acc -= work[j, k] * work[i, k]
+            work[j, i] = acc
+        dj = sigma - c * s[j] * s[j] * (G[j, j] + am)
+        for i in range(j):
+            t = work[j, i]
+            v = t * work[i, i]
+            work[j, i] = v
+            dj -= v * t
+        if not (dj > 0.0):
+            return True
+        work[j, j] = 1.0 / dj
+    return False
+
+
+@jit
+def gram(a, G, s, n, m, K):
+    """Fill ``K = (2/n) S ((a/m) I + G) S`` (as ``diagnose`` builds it)."""
+    r = s.shape[0]
+    c = 2.0 / n
+    am = a / m
+    for i in range(r):
+        for j in range(r):
+            K[i, j] = c * s[i] * s[j] * G[i, j]
+        K[i, i] += c * s[i] * s[i] * am
+
+
+@jit
+def _observe(state, u, G, s, z, y_perp2, n, m, eta, K, v, work, piv, e, ev, out):
+    """Fill ``out[O_*]`` for the current state; ``v`` carries the warm top eigenvector."""
+    r = s.shape[0]
+    a = state[0]
+    ex = 0.0
+    finite = math.isfinite(a)
+    for i in range(r):
+        dl = s[i] * u[i] - z[i]
+        ex += dl * dl
+        for j in range(r):
+            if not math.isfinite(G[i, j]):
+                finite = False
+    out[O_LOSS] = (ex + y_perp2) / n
+    out[O_A] = a
+    if not (finite and math.isfinite(ex)):
+        out[O_ES] = np.nan
+        out[O_DV1] = np.nan
+        return
+    gram(a, G, s, n, m, K)
+    out[O_ES] = eta * max_eigval_warm(K, v, work, piv, e, ev)
+    dv1 = 0.0
+    for i in range(r):
+        dv1 += (s[i] * u[i] - z[i]) * v[i]
+    out[O_DV1] = dv1
+
+
+@jit
+def run_cell(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_every,
+             tail_start, orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0,
+             traj, orbit, fsum, isum, final_u, final_G, final_a):
+    """Run one cell over steps ``0..steps`` and fill its summaries.
+
+    Parameters
+    ----------
+    s, z : (r,) float64
+        Singular values of X and label projections ``z = V^T Y``.
+    y_perp2, n, m, eta, order : float
+        ``||Y_perp||^2``, samples, width, learning rate, 1 exact GD / 0 first-order map.
+    a0, u0, G0 : float, (r,), (r, r)
+        Initial state (not modified).
+    steps, every, sharp_every : int
+        Last step; record ``traj`` every ``every``-th step (row ``t // every``, if
+        ``traj`` has rows); test ``Lambda > 2/eta`` every ``sharp_every``-th step.
+    tail_start, orbit_start, lyap_start : int
+        Tail min/max of ``eta Lambda`` over ``t >= tail_start``; ``orbit[t - orbit_start]``
+        for ``t >= orbit_start``; Lyapunov exponent over ``[lyap_start, end]`` (``> steps``:
+        no tangent is propagated at all).
+    renorm : int
+        Renormalise the tangent every ``renorm`` steps.
+    loss_tol, max_loss : float
+        Convergence and divergence thresholds (``loss_tol = 0``: never stop as converged).
+    tangent0 : (1 + r + r*r,) float64
+        The initial tangent ``(ta, tu, tG)`` (``tG`` symmetric), propagated from step 0.
+    traj : (nrec, NOBS), orbit : (K, NOBS) float64
+        Outputs, pre-filled with NaN (rows after a stop stay NaN).
+    fsum : (NF,) float64, isum : (NI,) int64
+        Summaries ``F_*``, ``I_*``.
+    final_u, final_G, final_a : (r,), (r, r), (1,)
+        Receive the state at the last step processed.
+
+    Notes
+    -----
+    The Lyapunov exponent is that of the network outputs on span(V): with the tangent
+    ``(ta, tu, tG)`` renormalised by its full norm every ``renorm`` steps (Benettin), the
+    exponent is ``(sum of log norms + log q_end - log q_start) / T`` where ``q = ||S tu||`` is
+    the first-order change of the residual ``delta = S u - z``. The minima form a manifold
+    ``{S u = z}`` of fixed points along which the full tangent has multiplier exactly 1, so the
+    full-state exponent of every convergent run is 0; the output exponent is instead
+    ``log max_i |1 - eta mu_i|`` there (``mu_i`` the eigenvalues of ``K``). If ``q`` falls
+    below ``NEUTRAL_FLOOR`` times the full norm, the tangent is replaced by its output part
+    (``ta = tG = 0``; counted in ``isum[I_RESETS]``): only directions that leave the outputs
+    unchanged to first order are dropped, and underflow is avoided.
+    """
+    r = s.shape[0]
+    state = np.empty(1)
+    state[0] = a0
+    u = u0.copy()
+    G = G0.copy()
+    g = np.zeros(r)
+    Gg = np.zeros(r)
+    dg = np.zeros(r)
+    dGg = np.zeros(r)
+    K = np.zeros((r, r))
+    work = np.zeros((r, r))
+    piv = np.zeros(r, dtype=np.int64)
+    e = np.zeros(r)
+    ev = np.zeros(r)
+    v = np.zeros(r)
+    v[0] = 1.0
+    obs = np.zeros(NOBS)
+    ta = np.empty(1)
+    ta[0] = tangent0[0]
+    tu = tangent0[1:1 + r].copy()
+    tG = tangent0[1 + r:].copy().reshape((r, r))
+    use_tangent = lyap_start <= steps
+    sigma = 2.0 / eta
+    nrec = traj.shape[0]
+    korb = orbit.shape[0]
+    maxl = -math.inf
+    tail_min = math.inf
+    tail_max = -math.inf
+    first = -1
+    ncyc = 0
+    prev_above = False
+    logsum = 0.0
+    q_start = 0.0
+    resets = 0
+    fsum[F_LYAP] = np.nan
+    code = -1
+    t = 0
+    while True:
+        ex, fd = residual_terms(u, s, z, g)
+        loss = (ex + y_perp2) / n
+        a = state[0]
+        ok = loss < max_loss and math.isfinite(a) and abs(a) < max_loss
+        if loss > maxl or loss != loss:
+            maxl = loss
+        if not ok:
+            code = L.DIVERGED
+        elif ex / n <= loss_tol:
+            code = L.CONVERGED
+        elif t == steps:
+            code = L.MAX_STEPS
+        if ok and (t % sharp_every == 0 or code >= 0):
+            above = above_edge(a, G, s, n, m, sigma, work)
+            if above and not prev_above:
+                ncyc += 1
+                if first < 0:
+                    first = t
+            prev_above = above
+        rec = nrec > 0 and t % every == 0 and t // every < nrec
+        need = t == 0 or rec or t >= tail_start or t >= orbit_start or code >= 0
+        if need:
+            _observe(state, u, G, s, z, y_perp2, n, m, eta, K, v, work, piv, e, ev, obs)
+            es = obs[O_ES]
+            if t == 0:
+                fsum[F_INIT_ES] = es
+            if rec:
+                for k in range(NOBS):
+                    traj[t // every, k] = obs[k]
+            if t >= orbit_start and t - orbit_start < korb:
+                for k in range(NOBS):
+                    orbit[t - orbit_start, k] = obs[k]
+            if t >= tail_start and code != L.DIVERGED:
+                tail_min = min(tail_min, es)
+                tail_max = max(tail_max, es)
+        if use_tangent and t <= lyap_start and t % renorm == 0 and code != L.DIVERGED:
+            # before the window: keep the tangent normalised (no accumulation)
+            full, q = tangent_norms(ta, tu, tG, s)
+            if full > 0.0 and math.isfinite(full):
+                scale_tangent(ta, tu, tG, 1.0 / full)
+        if use_tangent and t == lyap_start and code != L.DIVERGED:
+            full, q = tangent_norms(ta, tu, tG, s)
+            scale_tangent(ta, tu, tG, 1.0 / full)
+            q_start = q / full
+        if use_tangent and t > lyap_start and ((t - lyap_start) % renorm == 0 or code >= 0):
+            full, q = tangent_norms(ta, tu, tG, s)
+            if code == L.DIVERGED or not math.isfinite(full):
+                fsum[F_LYAP] = np.nan
+            elif code >= 0:
+                lq = math.log(q) if q > 0.0 else -math.inf
+                fsum[F_LYAP] = (logsum + lq - math.log(q_start)) / (t - lyap_start)
+            else:
+                logsum += math.log(full)
+                scale_tangent(ta, tu, tG, 1.0 / full)
+                if q < NEUTRAL_FLOOR * full:
+                    resets += 1
+                    ta[0] = 0.0
+                    tG[:, :] = 0.0
+                    full2, q2 = tangent_norms(ta, tu, tG, s)
+                    logsum += math.log(full2)
+                    scale_tangent(ta, tu, tG, 1.0 / full2)
+        if code >= 0:
+            break
+        if use_tangent:
+            jvp(state, u, G, ta, tu, tG, s, z, n, m, eta, order, g, Gg, dg, dGg)
+        step(state, u, G, s, z, n, m, eta, order, g, Gg)
+        t += 1
+    if code == L.CONVERGED:
+        # the state no longer moves: the tail (and the rest of the orbit) is the final value
+        if t < tail_start:
+            tail_min = obs[O_ES]
+            tail_max = obs[O_ES]
+    if not (tail_min <= tail_max):
+        tail_min = np.nan
+        tail_max = np.nan
+    fsum[F_FINAL_ES] = obs[O_ES]
+    fsum[F_MAX_LOSS] = maxl
+    fsum[F_FINAL_LOSS] = obs[O_LOSS]
+    fsum[F_TAIL_MIN] = tail_min
+    fsum[F_TAIL_MAX] = tail_max
+    isum[I_STATUS] = code
+    isum[I_STATUS_STEP] = t
+    isum[I_FIRST_CROSS] = first
+    isum[I_NCYCLES] = ncyc
+    isum[I_RESETS] = resets
+    final_a[0] = state[0]
+    for i in range(r):
+        final_u[i] = u[i]
+        for j in range(r):
+            final_G[i, j] = G[i, j]
+
+
+@jit
+def _cell(c, s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_every, tail_start,
+          orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0, traj, orbit, fsum,
+          isum, final_a, final_u, final_G):
+    run_cell(s[c], z[c], y_perp2[c], n[c], m[c], eta[c], order, a0[c], u0[c], G0[c], steps,
+             every, sharp_every, tail_start, orbit_start, lyap_start, renorm, loss_tol[c],
+             max_loss[c], tangent0[c], traj[c], orbit[c], fsum[c], isum[c], final_u[c],
+             final_G[c], final_a[c])
+
+
+@jit
+def run_cells(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_every, tail_start,
+              orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0, traj, orbit, fsum,
+              isum, final_a, final_u, final_G):
+    """:func:`run_cell` for each cell ``c`` (leading axis of every per-cell array, ``tangent0``
+    included), serially."""
+    for c in range(s.shape[0]):
+        _cell(c, s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_every,
+              tail_start, orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0, traj,
+              orbit, fsum, isum, final_a, final_u, final_G)
+
+
+@jit(parallel=True)
+def run_cells_parallel(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_every,
+                       tail_start, orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0,
+                       traj, orbit, fsum, isum, final_a, final_u, final_G):
+    """:func:`run_cells` with a ``prange`` over cells (identical results: cells are independent)."""
+    for c in prange(s.shape[0]):
+        _cell(c, s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_every,
+              tail_start, orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0, traj,
+              orbit, fsum, isum, final_a, final_u, final_G)
+
+
+@jit
+def run_chain(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_every, tail_start,
+              orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0, traj, orbit, fsum,
+              isum, final_a, final_u, final_G):
+    """Continuation: cell ``c + 1`` starts from cell ``c``'s final state (from its own initial
+    state after a divergence, and for ``c = 0``)."""
+    ca = a0.copy()
+    cu = u0.copy()
+    cG = G0.copy()
+    for c in range(s.shape[0]):
+        if c > 0 and isum[c - 1, I_STATUS] != L.DIVERGED:
+            ca[c] = final_a[c - 1, 0]
+            cu[c] = final_u[c - 1]
+            cG[c] = final_G[c - 1]
+        _cell(c, s, z, y_perp2, n, m, eta, order, ca, cu, cG, steps, every, sharp_every,
+              tail_start, orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0, traj,
+              orbit, fsum, isum, final_a, final_u, final_G)
