@@ -211,17 +211,18 @@ def _dataset(spec, res, observable, period_max, period_tol, mode, wall) -> xr.Da
     return ds
 
 
-def regimes(ds: xr.Dataset, chaos_tol: float = 1e-3) -> list[dict]:
+def regimes(ds: xr.Dataset, chaos_tol: float = 1e-3, merge_unsettled: bool = False) -> list[dict]:
     """Consecutive parameter values grouped by regime: ``diverged``, ``period p``,
-    ``aperiodic (chaotic)`` (Lyapunov exponent ``> chaos_tol``) or ``aperiodic``."""
+    ``aperiodic, chaotic`` (Lyapunov exponent ``> chaos_tol``), ``aperiodic`` or ``not settled``
+    (with ``merge_unsettled`` the last two are one regime, ``no period found``)."""
     dim = ds.attrs["param"]
     vals, period, lyap = ds[dim].values, ds["period"].values, ds["lyapunov"].values
     names = []
     for p, ly in zip(period, lyap, strict=True):
         if p == -1:
             names.append("diverged")
-        elif p == NOT_SETTLED:
-            names.append("not settled (still drifting)")
+        elif p == NOT_SETTLED or (p == 0 and merge_unsettled and ly <= chaos_tol):
+            names.append("no period found" if merge_unsettled else "not settled (still drifting)")
         elif p > 0:
             names.append(f"period {p}")
         else:

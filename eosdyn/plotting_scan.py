@@ -44,6 +44,9 @@ def _save(fig, path: Path) -> Path:
     try:
         with matplotlib.rc_context({"svg.hashsalt": "eosdyn"}):
             fig.savefig(tmp, dpi=DPI, metadata=meta)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -65,14 +68,23 @@ PARAM_LABELS = {"eta": "learning rate η", "m": "width m", "init_scale": "initia
 # --- orbit diagram ----------------------------------------------------------------------------
 
 
-def plot_bifurcation(ds: xr.Dataset, path, log_x: bool | None = None, title: str | None = None):
-    """Orbit diagram (top), maximal Lyapunov exponent of the outputs (middle) and the period of
-    the late orbit (bottom), sharing the parameter axis; diverged values are shaded red."""
+def plot_bifurcation(ds: xr.Dataset, path, log_x: bool | None = None, title: str | None = None,
+                     xlim: tuple | None = None):
+    """Orbit diagram (top; for ``eta_sharpness`` a zoom on ``eta Lambda`` in [1.9, 2.1] below it
+    when most of the orbit lies there), maximal Lyapunov exponent of the outputs and the period
+    of the late orbit (bottom), sharing the parameter axis (restricted to ``xlim``); diverged
+    values are shaded red."""
     p = check_figure_path(path)
     dim, obs = ds.attrs["param"], ds.attrs["observable"]
+    if xlim is not None:
+        ds = ds.sel({dim: slice(*xlim)})
+        if ds.sizes[dim] == 0:
+            raise EosdynError(f"no {dim} values in the plotted range {xlim[0]:g}..{xlim[1]:g}")
     x = ds[dim].values.astype(float)
     log_x = ds[dim].attrs.get("scale") == "log" if log_x is None else log_x
-    zoom = obs == "eta_sharpness"
+    pts = ds["orbit"].values[np.isfinite(ds["orbit"].values)]
+    zoom = obs == "eta_sharpness" and pts.size > 0 and np.mean(np.abs(pts - 2) < 0.1) > 0.5 \
+        and np.ptp(pts) > 0.4
     fig = _figure(9, 10.5 if zoom else 8.5)
     ratios = [2.2, 2.2, 1.3, 1.4] if zoom else [3, 1.3, 1.4]
     axes = fig.subplots(len(ratios), 1, sharex=True, height_ratios=ratios)
@@ -196,26 +208,37 @@ def plot_heatmap(ds: xr.Dataset, path, x: str | None = None, y: str | None = Non
     ye, ylog = _edges(sub[y])
     phase = sub["phase"].values.astype(float)
     phase[phase < 0] = np.nan
-    fig = _figure(11, 8.4)
+    diverged = sub["status"].values == 2
+    fig = _figure(11.5, 8.4)
     axes = fig.subplots(2, 2, sharex=True, sharey=True).ravel()
-    first = sub["first_cross_step"].values.astype(float)
+    first = np.where(diverged, np.nan, sub["first_cross_step"].values.astype(float))
     first[first < 0] = np.nan
-    es = sub["final_eta_sharpness"].values
-    cycles = sub["n_eos_cycles"].values.astype(float)
+    es = np.where(diverged, np.nan, sub["final_eta_sharpness"].values)
+    cycles = np.where(diverged, np.nan, sub["n_eos_cycles"].values.astype(float))
     cycles[cycles <= 0] = np.nan
     panels = [
-        (first, "first step with Λ > 2/η (blank: never)", "viridis", _lognorm(first, LogNorm)),
+        (first, "first step with Λ > 2/η (white: never)", "viridis", _lognorm(first, LogNorm)),
         (es, "final ηΛ (2 = edge of stability)", "RdBu_r", _centred(es, TwoSlopeNorm)),
-        (cycles, "EoS cycles (upward crossings of 2/η)", "magma", _lognorm(cycles, LogNorm)),
-        (phase, "phase", ListedColormap(PHASE_COLOURS), BoundaryNorm(np.arange(-0.5, 5.5), 5)),
+        (cycles, "EoS cycles (upward crossings of 2/η; white: none)", "magma_r",
+         _lognorm(cycles, LogNorm)),
     ]
-    for ax, (z, label, cmap, norm) in zip(axes, panels, strict=True):
+    grey = ListedColormap(["#9e9e9e"])
+    for ax, (z, label, cmap, norm) in zip(axes, panels, strict=False):
         mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(z), cmap=cmap, norm=norm)
-        if label != "phase":
-            fig.colorbar(mesh, ax=ax, shrink=0.9)
+        ax.pcolormesh(xe, ye, np.ma.masked_where(~diverged, np.ones_like(z)), cmap=grey)
+        bar = fig.colorbar(mesh, ax=ax, shrink=0.9)
+        if isinstance(norm, TwoSlopeNorm):
+            lo, hi = norm.vmin, norm.vmax
+            ticks = np.unique(np.round(np.r_[np.linspace(lo, 2, 5), np.linspace(2, hi, 3)], 2))
+            bar.set_ticks(ticks[(ticks >= lo) & (ticks <= hi)])
+        ax.set_title(label + ("; grey: diverged" if diverged.any() else ""), fontsize=9)
+    mesh = axes[3].pcolormesh(xe, ye, np.ma.masked_invalid(phase), cmap=ListedColormap(PHASE_COLOURS),
+                              norm=BoundaryNorm(np.arange(-0.5, 5.5), 5))
+    bar = fig.colorbar(mesh, ax=axes[3], shrink=0.9, ticks=range(5))
+    bar.ax.set_yticklabels(PHASE_LABELS, fontsize=8)
+    axes[3].set_title("phase (eosdyn.scan.classify)", fontsize=9)
+    for ax in axes:
         _outline(ax, phase, xe, ye)
-        ax.set_title(label, fontsize=10)
-    _phase_legend(fig, axes[3], phase)
     for ax in axes:
         ax.set_xscale("log" if xlog else "linear")
         ax.set_yscale("log" if ylog else "linear")
@@ -263,15 +286,6 @@ def _outline(ax, phase, xe, ye):
     ax.add_collection(LineCollection(segs, colors="k", linewidths=1.3))
 
 
-def _phase_legend(fig, ax, phase):
-    from matplotlib.patches import Patch
-
-    present = sorted({int(v) for v in phase[np.isfinite(phase)]})
-    handles = [Patch(facecolor=PHASE_COLOURS[k], edgecolor="k", label=PHASE_LABELS[k]) for k in present]
-    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=9,
-              frameon=False)
-
-
 def _lognorm(z, LogNorm):
     ok = z[np.isfinite(z) & (z > 0)]
     if ok.size == 0:
@@ -284,5 +298,5 @@ def _centred(z, TwoSlopeNorm):
     ok = z[np.isfinite(z)]
     if ok.size == 0:
         return None
-    lo, hi = min(ok.min(), 1.99), max(ok.max(), 2.01)
+    lo, hi = min(ok.min(), 1.99), min(max(ok.max(), 2.01), 4.0)
     return TwoSlopeNorm(vcenter=2.0, vmin=lo, vmax=hi)

@@ -615,12 +615,14 @@ def default_workers() -> int:
 
 
 def resolve_backend(backend: str, workers: int) -> str:
-    """``auto`` is ``serial`` on one worker and ``processes`` otherwise (the faster of the
-    parallel backends measured by ``benchmarks/bench_scan.py`` on a 2-core machine)."""
+    """``auto`` is ``serial`` on one worker and ``threads`` otherwise: blocks on a thread pool,
+    the numba kernels running without the GIL. ``benchmarks/bench_scan.py`` measured it at least
+    as fast as ``prange`` (numba's own thread pool) and far ahead of ``processes`` (pool
+    start-up, results pickled back) on a 2-core machine."""
     if backend not in BACKENDS:
         raise ParameterError("backend", f"must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if backend == "auto":
-        return "serial" if workers == 1 else "processes"
+        return "serial" if workers == 1 else "threads"
     return backend
 
 
@@ -633,7 +635,7 @@ def iter_blocks(spec: ScanSpec, blocks: list, backend: str = "auto", workers: in
         yield from _iter_dask(spec, blocks, scheduler, workers, compute)
         return
     backend = resolve_backend(backend, workers)
-    if len(blocks) <= 1 and backend == "processes":
+    if len(blocks) <= 1 and backend in ("processes", "threads"):
         backend = "serial"  # one block: a pool would only add its start-up time
     if backend in ("serial", "prange") or not blocks:
         for b in blocks:

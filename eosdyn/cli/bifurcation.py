@@ -28,6 +28,7 @@ from ._scanopts import base_options, base_params
 @click.option("--loss-tol", type=float, default=0.0, show_default=True,
               help="Stop a value as converged below this reducible loss (0: run all steps).")
 @click.option("--log-x/--linear-x", default=None, help="Parameter axis scale [default: log for :log ranges].")
+@click.option("--xlim", help="With --plot: only parameter values START:STOP.")
 @click.option("--workers", type=int, help="Parallel workers [default: all cores].")
 @click.option("--backend", type=click.Choice(["auto", "serial", "threads", "processes", "prange"]),
               default="auto", show_default=True)
@@ -37,7 +38,7 @@ from ._scanopts import base_options, base_params
 @click.option("--json", "as_json", is_flag=True, help="Print the regimes as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def bifurcation(param, values, scenario, extra, mode, observable, keep, transient, period_max,
-                period_tol, loss_tol, log_x, workers, backend, scheduler, out, plot, as_json, quiet,
+                period_tol, loss_tol, log_x, xlim, workers, backend, scheduler, out, plot, as_json, quiet,
                 **options):
     """Orbit diagram of the GD map over a parameter, with period and Lyapunov exponent.
 
@@ -49,6 +50,13 @@ def bifurcation(param, values, scenario, extra, mode, observable, keep, transien
     from ..plotting_scan import check_figure_path, plot_bifurcation
 
     base, _ = base_params(scenario, extra, options)
+    lim = None
+    if xlim is not None:
+        try:
+            lim = tuple(float(v) for v in xlim.split(":"))
+            assert len(lim) == 2 and lim[0] < lim[1]
+        except (ValueError, AssertionError):
+            raise click.BadParameter("must be START:STOP with START < STOP", param_hint="--xlim") from None
     if out is not None:
         io.check_path(out)
     if plot is not None:
@@ -59,8 +67,10 @@ def bifurcation(param, values, scenario, extra, mode, observable, keep, transien
     if out is not None:
         io.save(ds, out)
     if plot is not None:
-        plot_bifurcation(ds, plot, log_x=log_x)
+        plot_bifurcation(ds, plot, log_x=log_x, xlim=lim)
     table = regimes(ds)
+    if len(table) > 25:  # many short alternations: merge "aperiodic" with "not settled"
+        table = regimes(ds, merge_unsettled=True)
     if as_json:
         click.echo(json.dumps({"wall_time": ds.attrs["wall_time"], "regimes": table}, indent=2))
         return
