@@ -98,10 +98,16 @@ def build_problem(params: Params, X=None, Y=None, A=None, W=None) -> Problem:
     return Problem.create(params, data, stats, A, W)
 
 
-def run_problem(pb: Problem, progress: bool = False) -> xr.Dataset:
-    """Run the engine over all steps in chunks (for the progress bar) and label the result."""
+def run_problem(pb: Problem, progress: bool = False, wrap=None) -> xr.Dataset:
+    """Run the engine over all steps in chunks (for the progress bar) and label the result.
+
+    ``wrap(engine)``, if given, returns a stand-in with the same interface (e.g. an
+    :class:`eosdyn.recorder.RowRecorder` measuring something at every recorded step).
+    """
     p = pb.params
     engine = METHODS[p.engine](pb)
+    if wrap is not None:
+        engine = wrap(engine)
     if p.hessian:  # drives the engine row by row and adds ``sharpness_hessian``
         from .hessian import HessianRecorder
 

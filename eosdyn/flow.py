@@ -45,6 +45,9 @@ SOLVERS = {
     "Radau": integrate.Radau,
     "LSODA": integrate.LSODA,
 }
+#: solvers that use the Jacobian; it is passed (dense) up to this state size (r <= 31)
+IMPLICIT = ("Radau", "LSODA")
+MAX_DENSE_JACOBIAN = 1000
 #: at most this many sharpness crossings are kept in the attrs
 MAX_CROSSINGS = 10_000
 
@@ -72,12 +75,20 @@ class FlowField:
         self.scr = (np.zeros(r), np.zeros((r, r)), np.zeros(r), np.zeros(r))
         self.K = np.zeros((r, r))
         self.nfev = 0
+        self.njev = 0
 
     def __call__(self, t, y):
         out = np.empty_like(y)
         flow_numba.rhs(y, self.s, self.z, self.n, self.m, self.eta, out, self.u, self.G, *self.scr)
         self.nfev += 1
         return out
+
+    def jac(self, t, y):
+        J = np.empty((y.size, y.size))
+        flow_numba.jacobian(y, self.s, self.z, self.n, self.m, self.eta, J, self.u, self.G,
+                            self.scr[2])
+        self.njev += 1
+        return J
 
     def eta_sharpness(self, y) -> float:
         return self.eta * flow_numba.sharpness(y, self.s, self.n, self.m, self.u, self.G, self.K)
@@ -104,8 +115,12 @@ class FlowEngine:
         self.field = FlowField(d, p.m, p.eta)
         self.y0 = pack(pb.init.a, pb.init.u, pb.init.G)
         self.t_bound = float(p.steps + 1)
+        extra = {}
+        if p.method in IMPLICIT and self.y0.size <= MAX_DENSE_JACOBIAN:
+            extra["jac"] = self.field.jac   # exact Jacobian (flow_numba.jacobian)
         self.solver = SOLVERS[p.method](self.field, 0.0, self.y0.copy(), self.t_bound,
-                                        rtol=p.rtol, atol=p.atol)
+                                        rtol=p.rtol, atol=p.atol, **extra)
+        self.keep: np.ndarray | None = None   # if set (rows x state size): states of the rows
         self.segments: list = []   # (t_lo, t_hi, dense output) not yet consumed
         self.stop: tuple | None = None   # (step, status code, message)
         self.cross_up: list = []
@@ -283,6 +298,8 @@ class FlowEngine:
             self.win_next = float(diag[at_next[-1], L.LOSS])
         pb.rec_step[k0:k1] = rows
         pb.status[2] = k1
+        if self.keep is not None:
+            self.keep[k0:k1] = Ys[at]
 
     def current(self) -> Statistics:
         """The state at the step the engine sits on (``status[3]``)."""
@@ -298,7 +315,8 @@ class FlowEngine:
         p = self.pb.params
         ds.attrs.update(
             flow_method=p.method, flow_rtol=p.rtol, flow_atol=p.atol,
-            flow_nfev=int(self.field.nfev), flow_nsteps=int(self.nsteps),
+            flow_nfev=int(self.field.nfev), flow_njev=int(self.field.njev),
+            flow_nsteps=int(self.nsteps),
             flow_cross_up=np.array(self.cross_up, dtype=float),
             flow_cross_down=np.array(self.cross_down, dtype=float),
             flow_time_unit="eta (flow time t*eta lines up with GD step t)",

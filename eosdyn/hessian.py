@@ -63,14 +63,16 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .kernels import hessian_numba
+from .recorder import RowRecorder, current_statistics
+from .schema import annotate
 
 
-def scratch(r: int) -> np.ndarray:
-    """Workspace for :func:`hessian_numba.sharpness` at rank r."""
-    return np.zeros((3 * r + 2, 3 * r + 2))
+def scratch(r: int):
+    """Workspace for :func:`hessian_numba.sharpness` at rank r (carries a warm eigenvector)."""
+    return hessian_numba.workspace(r)
 
 
-def sharpness_reduced(a, u, G, s, z, n, m, H=None) -> float:
+def sharpness_reduced(a, u, G, s, z, n, m, ws=None) -> float:
     """``lambda_max`` of the loss Hessian from the m-independent state (see the module doc).
 
     Parameters
@@ -80,12 +82,14 @@ def sharpness_reduced(a, u, G, s, z, n, m, H=None) -> float:
     s, z : (r,)
         Singular values of X and label projections ``V^T Y``.
     n, m : number of samples, width.
+    ws : optional
+        :func:`scratch` workspace, reused along a trajectory (warm start).
     """
     u = np.ascontiguousarray(u, dtype=float)
     G = np.ascontiguousarray(G, dtype=float)
-    H = scratch(u.size) if H is None else H
+    ws = scratch(u.size) if ws is None else ws
     return float(hessian_numba.sharpness(float(a), u, G, np.ascontiguousarray(s, float),
-                                         np.ascontiguousarray(z, float), float(n), float(m), H))
+                                         np.ascontiguousarray(z, float), float(n), float(m), *ws))
 
 
 def hvp(A, W, X, Y, v) -> np.ndarray:
@@ -126,67 +130,38 @@ def sharpness_lanczos(A, W, X, Y, v0=None, tol: float = 0.0):
     return float(vals[0]), vecs[:, 0]
 
 
-class HessianRecorder:
+class HessianRecorder(RowRecorder):
     """Wraps an engine: stops it at every recorded step, records ``lambda_max(grad^2 L)``.
 
     The wrapped engine is driven with ``advance(t, t_rec)`` so that its state sits exactly at
-    the recorded step ``t_rec``; the record layout of the kernels is untouched.
+    the recorded step ``t_rec`` (:class:`~eosdyn.recorder.RowRecorder`); the record layout of
+    the kernels is untouched. The ``full`` engine is measured by Lanczos on its parameters
+    (warm-started from the previous eigenvector), the others by the m-independent formula.
     """
 
     def __init__(self, engine):
-        self.engine = engine
-        self.pb = engine.pb
-        self.values = np.full(self.pb.rec.shape[0], np.nan)
-        self.filled = np.zeros(self.pb.rec.shape[0], dtype=bool)
+        super().__init__(engine, self._hessian)
         self.lanczos = bool(getattr(engine, "needs_parameters", False))
         self.v0 = None
         self.H = scratch(self.pb.data.rank)
 
-    def advance(self, t0: int, t1: int) -> None:
-        p, st = self.pb.params, self.pb.status
-        every, t = p.stride, t0
-        while t < t1 and st[0] < 0:
-            nxt = min(-(-t // every) * every, p.steps)
-            if nxt >= t1:
-                self.engine.advance(t, t1)
-                break
-            self.engine.advance(t, nxt)
-            if st[0] >= 0:
-                break
-            self._fill(int(st[2]))
-            self.engine.advance(nxt, nxt + 1)
-            t = nxt + 1
-        if st[0] >= 0 and st[2] > 0 and not self.filled[st[2] - 1]:
-            self._fill(int(st[2]) - 1)
-
-    def _fill(self, row: int) -> None:
-        self.values[row] = self._current()
-        self.filled[row] = True
-
-    def _current(self) -> float:
+    def _hessian(self, engine) -> float:
         d = self.pb.data
         if self.lanczos:
-            A, W = self.engine.A, self.engine.W
+            A, W = engine.A, engine.W
             if not (np.all(np.isfinite(A)) and np.all(np.isfinite(W))):
                 return np.nan
             lam, self.v0 = sharpness_lanczos(A, W, d.X, d.Y, v0=self.v0)
             return lam
-        st = self.engine.final()
+        st = current_statistics(engine)
         return sharpness_reduced(st.a, st.u, st.G, d.s, d.z, d.n, self.pb.params.m, self.H)
 
-    def final(self):
-        return self.engine.final()
-
     def finish(self, ds):
-        inner = getattr(self.engine, "finish", None)
-        if inner is not None:
-            ds = inner(ds)
+        ds = super().finish(ds)
         nrow = ds.sizes["step"]
-        ds["sharpness_hessian"] = (("step",), self.values[:nrow].copy())
+        ds["sharpness_hessian"] = (("step",), self.values[:nrow, 0].copy())
         ds.attrs["hessian_method"] = (
             "lanczos (scipy eigsh on exact Hessian-vector products in (A, W))" if self.lanczos
             else "reduced (exact m-independent formula, eosdyn.hessian)"
         )
-        from .schema import annotate
-
         return annotate(ds)

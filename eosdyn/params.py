@@ -40,8 +40,9 @@ class Params:
         One of ``reduced`` (exact, m-independent, default), ``first-order``, ``full``,
         ``flow`` (the gradient flow, integrated by ``scipy.integrate``; time in units of eta).
     method, rtol, atol : flow engine
-        ``scipy.integrate`` solver (``RK45``, ``DOP853`` (default), ``Radau``, ``LSODA``) and
-        its relative / absolute tolerances (defaults 1e-10, 1e-12).
+        ``scipy.integrate`` solver (``Radau`` (default: the flow is stiff when X^T X's spectrum
+        is spread, as in the default data), ``LSODA``, ``DOP853``, ``RK45``) and its relative /
+        absolute tolerances (defaults 1e-10, 1e-12).
     hessian : bool
         Also record ``sharpness_hessian = lambda_max`` of the loss Hessian at every recorded step.
     seed : int
@@ -81,7 +82,7 @@ class Params:
     eta: float = 0.01
     steps: int = 100_000
     engine: str = "reduced"
-    method: str = "DOP853"
+    method: str = "Radau"
     rtol: float = 1e-10
     atol: float = 1e-12
     hessian: bool = False

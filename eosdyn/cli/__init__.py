@@ -48,3 +48,9 @@ from .bifurcation import bifurcation, heatmap  # noqa: E402
 
 main.add_command(bifurcation)
 main.add_command(heatmap)
+from .check import check  # noqa: E402
+
+main.add_command(check)
+from .compare import compare  # noqa: E402
+
+main.add_command(compare)

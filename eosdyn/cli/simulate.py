@@ -41,7 +41,8 @@ def _floats(value, name):
     "flow: the gradient flow (scipy.integrate), sampled at flow time t*eta for step t.",
 )
 @click.option("--method", type=click.Choice(["RK45", "DOP853", "Radau", "LSODA"]),
-              help="Flow engine: scipy.integrate solver (Radau/LSODA for stiff data). [default: DOP853]")
+              help="Flow engine: scipy.integrate solver; the implicit Radau/LSODA get the exact "
+              "Jacobian and suit stiff data (spread spectrum of X^T X). [default: Radau]")
 @click.option("--rtol", type=float, help="Flow engine: relative tolerance. [default: 1e-10]")
 @click.option("--atol", type=float, help="Flow engine: absolute tolerance. [default: 1e-12]")
 @click.option("--hessian", is_flag=True, default=None,

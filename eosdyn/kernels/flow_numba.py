@@ -102,3 +102,45 @@ def diagnose_states(Ys, s, z, y_perp2, n, m, eta, mats, vecs, piv, u, G, out):
         a = unpack(Ys[k], u, G)
         diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, out[k])
     return L.NDIAG
+
+
+@jit
+def jacobian(y, s, z, n, m, eta, J, u, G, g):
+    """``J = d(eta * velocity)/dy`` (dense, ``(1 + r + r^2)``-square) at the flat state ``y``.
+
+    With ``g = S (S u - z)`` (so ``dg/du = S^2``)::
+
+        d(da)/du_k    = -(4/n) (g_k + s_k^2 u_k)
+        d(du_i)/da    = -(2/(n m)) g_i
+        d(du_i)/du_k  = -(2/n) G_ik s_k^2 - (2 a/(n m)) s_i^2 [i = k]
+        d(du_i)/dG_kl = -(2/n) [i = k] g_l
+        d(dG_ij)/du_k = -(2/(n m)) ([i = k] g_j + u_i s_j^2 [j = k] + s_i^2 [i = k] u_j + g_i [j = k])
+
+    and every other entry is 0.
+    """
+    r = s.shape[0]
+    a = unpack(y, u, G)
+    residual_terms(u, s, z, g)
+    for i in range(J.shape[0]):
+        for j in range(J.shape[1]):
+            J[i, j] = 0.0
+    c4 = -4.0 / n * eta
+    c2 = -2.0 / n * eta
+    cm = -2.0 / (n * m) * eta
+    k0 = 1 + r
+    for k in range(r):
+        J[0, 1 + k] = c4 * (g[k] + s[k] * s[k] * u[k])
+    for i in range(r):
+        J[1 + i, 0] = cm * g[i]
+        for k in range(r):
+            J[1 + i, 1 + k] = c2 * G[i, k] * s[k] * s[k]
+        J[1 + i, 1 + i] += cm * a * s[i] * s[i]
+        for l in range(r):
+            J[1 + i, k0 + i * r + l] = c2 * g[l]
+    for i in range(r):
+        for j in range(r):
+            row = k0 + i * r + j
+            J[row, 1 + i] += cm * g[j]
+            J[row, 1 + j] += cm * u[i] * s[j] * s[j]
+            J[row, 1 + i] += cm * s[i] * s[i] * u[j]
+            J[row, 1 + j] += cm * g[i]

@@ -18,79 +18,121 @@ import math
 import numpy as np
 
 from .._numba import jit
+from .eig_numba import max_eigval_warm
+
+_EPS = 2.220446049250313e-16
+
+
+def workspace(r: int):
+    """Scratch for :func:`sharpness` at rank r (the warm eigenvector persists in ``v``)."""
+    k = 3 * r + 2
+    v = np.full(k, 1.0 / math.sqrt(k))
+    return (np.zeros((k, k)), np.zeros((r + 1, r + 1)), np.zeros((r + 1, r + 1)), v,
+            np.zeros((k, k)), np.zeros(k, dtype=np.int64), np.zeros(k), np.zeros(k), np.zeros(r))
 
 
 @jit
-def build(a, u, G, s, z, m, H):
-    """Fill ``H[:k, :k]`` with the matrix above; return ``(k, nu, rho)``.
-
-    ``H`` must be at least ``(3 r + 2)``-square; its unused part is left as is.
-    """
-    r = s.shape[0]
-    p = r + 1
-    C = np.empty((p, p))
-    C[0, 0] = a / m
+def _gram(a, u, G, m, C):
+    """``C = [[a/m, u^T/sqrt(m)], [u/sqrt(m), G]]``."""
+    r = u.shape[0]
     sm = math.sqrt(m)
+    C[0, 0] = a / m
     for i in range(r):
         C[0, i + 1] = u[i] / sm
         C[i + 1, 0] = u[i] / sm
         for j in range(r):
             C[i + 1, j + 1] = G[i, j]
+
+
+@jit
+def _factor_cholesky(C, R):
+    """``C = R^T R`` with R upper triangular; False if a pivot is not clearly positive."""
+    p = C.shape[0]
+    top = 0.0
+    for i in range(p):
+        top = max(top, abs(C[i, i]))
+    cut = 64.0 * p * _EPS * max(top, 1e-300)
+    for i in range(p):
+        for j in range(p):
+            R[i, j] = 0.0
+    for j in range(p):
+        acc = C[j, j]
+        for k in range(j):
+            acc -= R[k, j] * R[k, j]
+        if not (acc > cut):
+            return False
+        d = math.sqrt(acc)
+        R[j, j] = d
+        for i in range(j + 1, p):
+            acc = C[j, i]
+            for k in range(j):
+                acc -= R[k, j] * R[k, i]
+            R[j, i] = acc / d
+    return True
+
+
+@jit
+def _factor_eigh(C, R):
+    """``C = R^T R`` with ``R`` (rho rows used) from the eigenpairs above a relative cut
+    (rank-deficient C, e.g. m < r + 1); returns rho."""
+    p = C.shape[0]
     mu, Phi = np.linalg.eigh(C)
-    top = max(abs(mu[p - 1]), 1e-300)
-    cut = 64.0 * p * 2.220446049250313e-16 * top
+    cut = 64.0 * p * _EPS * max(abs(mu[p - 1]), 1e-300)
     rho = 0
-    for k in range(p):
-        if mu[k] > cut:
-            rho += 1
-    R = np.zeros((rho, p))
-    row = 0
     for k in range(p):
         if mu[k] > cut:
             sq = math.sqrt(mu[k])
             for j in range(p):
-                R[row, j] = sq * Phi[j, k]
-            row += 1
-    g = np.empty(r)
+                R[rho, j] = sq * Phi[j, k]
+            rho += 1
+    return rho
+
+
+@jit
+def build(a, u, G, s, z, m, H, C, R, gh):
+    """Fill ``H[:k, :k]`` with the matrix above (``C``, ``R`` (r+1)-square scratch, ``gh``
+    (r,)); return ``(k, nu, rho)``. ``H`` must be at least ``(3 r + 2)``-square."""
+    r = s.shape[0]
+    _gram(a, u, G, m, C)
+    if _factor_cholesky(C, R):
+        rho = r + 1
+    else:
+        rho = _factor_eigh(C, R)
     gn = 0.0
     for i in range(r):
-        g[i] = s[i] * (s[i] * u[i] - z[i])
-        gn += g[i] * g[i]
+        gh[i] = s[i] * (s[i] * u[i] - z[i])
+        gn += gh[i] * gh[i]
     gn = math.sqrt(gn)
     nu = gn / math.sqrt(m)
-    gh = np.zeros(r)
     if gn > 0.0:
         for i in range(r):
-            gh[i] = g[i] / gn
+            gh[i] /= gn
     else:
+        for i in range(r):
+            gh[i] = 0.0
         gh[0] = 1.0
     beta = 0.0
     for k in range(rho):
         beta += R[k, 0] * R[k, 0]
     beta = math.sqrt(beta)
-    bh = np.zeros(rho)
-    if rho > 0:
-        if beta > 0.0:
-            for k in range(rho):
-                bh[k] = R[k, 0] / beta
-        else:
-            bh[0] = 1.0
     kdim = 2 * rho + r
+    ox, oc, oy = 0, rho, rho + r
     for i in range(kdim):
         for j in range(kdim):
             H[i, j] = 0.0
-    ox, oc, oy = 0, rho, rho + r
     for i in range(rho):
+        bi = R[i, 0] / beta if beta > 0.0 else (1.0 if i == 0 else 0.0)
         for j in range(rho):
+            bj = R[j, 0] / beta if beta > 0.0 else (1.0 if j == 0 else 0.0)
             acc = 0.0
             for q in range(r):
                 acc += R[i, q + 1] * s[q] * s[q] * R[j, q + 1]
             H[ox + i, ox + j] = acc
-            proj = nu * ((1.0 if i == j else 0.0) - bh[i] * bh[j])
+            proj = nu * ((1.0 if i == j else 0.0) - bi * bj)
             H[ox + i, oy + j] = proj
             H[oy + i, ox + j] = proj
         for q in range(r):
-            v = beta * R[i, q + 1] * s[q] * s[q] + nu * bh[i] * gh[q]
+            v = beta * R[i, q + 1] * s[q] * s[q] + nu * bi * gh[q]
             H[ox + i, oc + q] = v
             H[oc + q, ox + i] = v
     for q in range(r):
@@ -99,22 +141,25 @@ def build(a, u, G, s, z, m, H):
 
 
 @jit
-def sharpness(a, u, G, s, z, n, m, H):
+def sharpness(a, u, G, s, z, n, m, H, C, R, v, work, piv, e, out, gh):
     """``lambda_max`` of the Hessian of ``L = ||D||^2 / n`` at the state ``(a, u, G)``.
 
-    ``H`` is a ``(3 r + 2)``-square scratch matrix. NaN for a non-finite state.
+    Scratch from :func:`workspace`; ``v`` carries the previous top eigenvector (warm start of
+    the certified ``max_eigval_warm``). NaN for a non-finite state.
     """
+    r = u.shape[0]
     if not math.isfinite(a):
         return math.nan
-    for i in range(u.shape[0]):
+    for i in range(r):
         if not math.isfinite(u[i]):
             return math.nan
-        for j in range(u.shape[0]):
+        for j in range(r):
             if not math.isfinite(G[i, j]):
                 return math.nan
-    kdim, nu, rho = build(a, u, G, s, z, m, H)
-    lam = 0.0
-    if kdim > 0:
+    kdim, nu, rho = build(a, u, G, s, z, m, H, C, R, gh)
+    if kdim == H.shape[0]:
+        lam = max_eigval_warm(H, v, work, piv, e, out)
+    else:   # rank-deficient C: a smaller matrix, solved directly
         lam = np.linalg.eigvalsh(H[:kdim, :kdim].copy())[kdim - 1]
     if m > rho and nu > lam:
         lam = nu

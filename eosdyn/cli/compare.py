@@ -1,0 +1,83 @@
+"""``eosdyn compare``: GD against its gradient flow from the same start."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ._runopts import add_run_options, params_from
+
+
+@click.command()
+@click.option("--tol", type=float, default=0.01, show_default=True,
+              help="Parted: ||D_GD - D_flow|| > tol ||D_flow||.")
+@click.option("--out", type=click.Path(), help="Save the comparison (PATH.nc or PATH.zarr).")
+@click.option("--plot", type=click.Path(), help="Plot eta*Lambda, loss and distance: PATH.png/.pdf/.svg.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def compare(tol, out, plot, as_json, quiet, **options):
+    """Run GD and the gradient flow from the same start; where do they part?
+
+    GD uses --engine (default reduced); the flow --method/--rtol/--atol. The flow is sampled at
+    flow time t*eta for GD step t. Prints the first 2/eta crossings of both, the distance
+    ||D_GD - D_flow|| / ||D_flow|| (largest before GD's crossing, at the crossing, at the end)
+    and the parting step (first step above --tol), expected near the first crossing.
+    """
+    from .. import io
+    from ..compare import compare as run_compare
+    from ..compare import plot_compare, summary
+    from ..errors import EosdynError
+
+    params = params_from(options)
+    if out is not None:
+        io.check_path(out)
+    if plot is not None and not str(plot).lower().endswith((".png", ".pdf", ".svg")):
+        raise EosdynError(f"--plot {plot!r}: the suffix must be .png, .pdf or .svg")
+    cmp = run_compare(params, tol=tol, progress=not quiet and not as_json)
+    if out is not None:
+        io.save(cmp, out)
+    if plot is not None:
+        plot_compare(cmp, plot)
+    info = summary(cmp)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    _print(info, out, plot)
+
+
+def _print(info, out, plot) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def g(v, fmt="{:.4g}"):
+        return "never" if v is None else fmt.format(v)
+
+    console = Console(file=sys.stdout, highlight=False)
+    table = Table(title=f"GD ({info['gd_engine']}) vs gradient flow ({info['flow_method']}), "
+                        f"m={info['m']}, eta={info['eta']:g}", show_header=False)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    rows = [
+        ("first step with Lambda > 2/eta: GD", g(info["first_cross_gd"], "{}")),
+        ("... flow (time t, flow time t*eta)", g(info["first_cross_flow"], "{:.6g}")),
+        (f"parting step (distance > {info['tol']:g})", g(info["parting_step"], "{}")),
+        ("max distance before GD's crossing", g(info["max_rel_distance_before_cross"])),
+        ("distance at GD's crossing", g(info["rel_distance_at_first_cross"])),
+        ("distance at the end", g(info["final_rel_distance"])),
+        ("final loss: GD / flow", f"{info['final_loss_gd']:.4g} / {info['final_loss_flow']:.4g}"),
+        ("status: GD / flow", f"{info['gd_status']} / {info['flow_status']}"),
+        ("wall time: GD / flow", f"{info['wall_time_gd']:.2f} s / {info['wall_time_flow']:.2f} s"),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print("distance = ||D_GD - D_flow|| / ||D_flow|| (function space, exact)")
+    if out:
+        console.print(f"saved {out}")
+    if plot:
+        console.print(f"plotted {plot}")
+
+
+add_run_options(compare, exclude=("out", "plot", "window", "as_json", "quiet", "hessian"))
