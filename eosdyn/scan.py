@@ -258,8 +258,8 @@ class ScanSpec:
                      for i, c, s in zip(idx, self.chunks, self.shape, strict=True))
 
     def cell_params(self, index: tuple) -> Params:
-        values = {a.name: a.values[i] for a, i in zip(self.axes, index, strict=True)}
-        return make_params(**{**self.base.to_dict(), **values})
+        """The validated parameters of the cell at grid ``index``."""
+        return self.base.replace(**{a.name: a.values[i] for a, i in zip(self.axes, index, strict=True)})
 
     def to_json(self) -> str:
         return json.dumps({
@@ -313,8 +313,7 @@ NOT_DATA = ("m", "eta", "steps", "engine", "init_scale", "sigma_a", "sigma_w", "
 
 
 def _data_key(p: Params) -> str:
-    return json.dumps({k: v for k, v in p.to_dict().items() if k not in NOT_DATA}, sort_keys=True,
-                      default=str)
+    return repr([getattr(p, k) for k in FIELDS if k not in NOT_DATA])
 
 
 def cell_state(p: Params, cache: dict):

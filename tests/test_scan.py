@@ -228,16 +228,24 @@ def test_interrupted_block_write_is_redone(tmp_path, monkeypatch):
     xr.testing.assert_identical(load(out), load(tmp_path / "ref.zarr"))
 
 
+def cells_done(path) -> int:
+    import zarr
+
+    try:
+        return int(np.sum(np.asarray(zarr.open_group(str(path), mode="r")["status"][...]) >= 0))
+    except Exception:  # not created yet
+        return 0
+
+
 def test_sigkill_mid_scan_then_resume_equals_uninterrupted(tmp_path):
     args = ["scan", "--grid", "eta=0.005:0.05:24:log", "--steps", "60000", "--lyapunov",
             "--block-cells", "1", "--backend", "serial", "--quiet", "--record-every", "1000"]
     out = tmp_path / "k.zarr"
     cmd = [sys.executable, "-c", "from eosdyn.cli import main; main()", *args, "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    chunks = out / "status" / "c"
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
-        if chunks.is_dir() and len(list(chunks.iterdir())) >= 3:
+        if cells_done(out) >= 3:
             break
         time.sleep(0.005)
     assert proc.poll() is None, "the scan finished before it could be killed"
@@ -248,7 +256,7 @@ def test_sigkill_mid_scan_then_resume_equals_uninterrupted(tmp_path):
     assert 3 <= done < 24
     res = run_cli(*args, "--out", out)
     assert res.exit_code == 0, res.output
-    assert f"{24 - done} already done" in res.output or "already done" in res.output
+    assert f"({done} already done)" in res.output
     ref = tmp_path / "ref.zarr"
     assert run_cli(*args, "--out", ref).exit_code == 0
     xr.testing.assert_identical(load(out), load(ref))
