@@ -10,6 +10,8 @@ The public API::
 
 from ._version import __version__
 from .api import simulate
+from .check import CheckOptions, run_checks
+from .compare import compare
 from .data import Dataset, from_arrays, synthetic
 from .data import load as load_data
 from .engines import METHODS
@@ -24,4 +26,5 @@ __all__ = [
     "METHODS", "VARIABLES", "DataError", "Dataset", "EosdynError", "ParameterError", "Params",
     "__version__", "from_arrays", "load_data", "load_scenario", "open_run", "save", "simulate",
     "summarize", "synthetic", "validate",
+    "CheckOptions", "compare", "run_checks",
 ]

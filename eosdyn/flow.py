@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import integrate, optimize
+from scipy import integrate, optimize, sparse
 
 from .init import Statistics
 from .kernels import flow_numba
@@ -45,9 +45,10 @@ SOLVERS = {
     "Radau": integrate.Radau,
     "LSODA": integrate.LSODA,
 }
-#: solvers that use the Jacobian; it is passed (dense) up to this state size (r <= 31)
+#: solvers that use the Jacobian; it is passed dense up to this state size (r <= 13), and
+#: above it sparse to Radau (LSODA takes dense or banded only: it differences its own)
 IMPLICIT = ("Radau", "LSODA")
-MAX_DENSE_JACOBIAN = 1000
+MAX_DENSE_JACOBIAN = 200
 #: at most this many sharpness crossings are kept in the attrs
 MAX_CROSSINGS = 10_000
 
@@ -84,11 +85,21 @@ class FlowField:
         return out
 
     def jac(self, t, y):
+        """The exact Jacobian, dense (``flow_numba.jacobian``)."""
         J = np.empty((y.size, y.size))
         flow_numba.jacobian(y, self.s, self.z, self.n, self.m, self.eta, J, self.u, self.G,
                             self.scr[2])
         self.njev += 1
         return J
+
+    def jac_sparse(self, t, y):
+        """The exact Jacobian as a CSC matrix (``O(r^2)`` entries of ``(1 + r + r^2)^2``)."""
+        k = flow_numba.jacobian_nnz(self.u.size)
+        rows, cols, vals = np.empty(k, np.int64), np.empty(k, np.int64), np.empty(k)
+        flow_numba.jacobian_coo(y, self.s, self.z, self.n, self.m, self.eta, rows, cols, vals,
+                                self.u, self.G, self.scr[2])
+        self.njev += 1
+        return sparse.csc_matrix((vals, (rows, cols)), shape=(y.size, y.size))
 
     def eta_sharpness(self, y) -> float:
         return self.eta * flow_numba.sharpness(y, self.s, self.n, self.m, self.u, self.G, self.K)
@@ -118,6 +129,8 @@ class FlowEngine:
         extra = {}
         if p.method in IMPLICIT and self.y0.size <= MAX_DENSE_JACOBIAN:
             extra["jac"] = self.field.jac   # exact Jacobian (flow_numba.jacobian)
+        elif p.method == "Radau":
+            extra["jac"] = self.field.jac_sparse   # sparse LU inside Radau
         self.solver = SOLVERS[p.method](self.field, 0.0, self.y0.copy(), self.t_bound,
                                         rtol=p.rtol, atol=p.atol, **extra)
         self.keep: np.ndarray | None = None   # if set (rows x state size): states of the rows

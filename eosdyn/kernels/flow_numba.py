@@ -144,3 +144,44 @@ def jacobian(y, s, z, n, m, eta, J, u, G, g):
             J[row, 1 + j] += cm * u[i] * s[j] * s[j]
             J[row, 1 + i] += cm * s[i] * s[i] * u[j]
             J[row, 1 + j] += cm * g[i]
+
+
+def jacobian_nnz(r: int) -> int:
+    """Number of triplets :func:`jacobian_coo` writes (duplicates included)."""
+    return 2 * r + 6 * r * r
+
+
+@jit
+def jacobian_coo(y, s, z, n, m, eta, rows, cols, vals, u, G, g):
+    """The entries of :func:`jacobian` as COO triplets (duplicates are to be summed)."""
+    r = s.shape[0]
+    a = unpack(y, u, G)
+    residual_terms(u, s, z, g)
+    c4 = -4.0 / n * eta
+    c2 = -2.0 / n * eta
+    cm = -2.0 / (n * m) * eta
+    k0 = 1 + r
+    k = 0
+    for q in range(r):
+        rows[k], cols[k], vals[k] = 0, 1 + q, c4 * (g[q] + s[q] * s[q] * u[q])
+        k += 1
+    for i in range(r):
+        rows[k], cols[k], vals[k] = 1 + i, 0, cm * g[i]
+        k += 1
+        for q in range(r):
+            v = c2 * G[i, q] * s[q] * s[q]
+            if q == i:
+                v += cm * a * s[i] * s[i]
+            rows[k], cols[k], vals[k] = 1 + i, 1 + q, v
+            k += 1
+            rows[k], cols[k], vals[k] = 1 + i, k0 + i * r + q, c2 * g[q]
+            k += 1
+    for i in range(r):
+        for j in range(r):
+            row = k0 + i * r + j
+            rows[k], cols[k], vals[k] = row, 1 + i, cm * g[j]
+            rows[k + 1], cols[k + 1], vals[k + 1] = row, 1 + j, cm * u[i] * s[j] * s[j]
+            rows[k + 2], cols[k + 2], vals[k + 2] = row, 1 + i, cm * s[i] * s[i] * u[j]
+            rows[k + 3], cols[k + 3], vals[k + 3] = row, 1 + j, cm * g[i]
+            k += 4
+    return k
