@@ -131,19 +131,29 @@ def sharpness_lanczos(A, W, X, Y, v0=None, tol: float = 0.0):
 
 
 class HessianRecorder(RowRecorder):
-    """Wraps an engine: stops it at every recorded step, records ``lambda_max(grad^2 L)``.
+    """Wraps an engine and records ``lambda_max(grad^2 L)`` at every recorded step.
 
-    The wrapped engine is driven with ``advance(t, t_rec)`` so that its state sits exactly at
-    the recorded step ``t_rec`` (:class:`~eosdyn.recorder.RowRecorder`); the record layout of
-    the kernels is untouched. The ``full`` engine is measured by Lanczos on its parameters
-    (warm-started from the previous eigenvector), the others by the m-independent formula.
+    The ``full`` engine (Lanczos on its parameters, warm-started from the previous eigenvector)
+    and the flow are driven with ``advance(t, t_rec)`` so that their state sits exactly at the
+    recorded step ``t_rec`` (:class:`~eosdyn.recorder.RowRecorder`). The GD map engines
+    (``reduced``, ``first-order``) run untouched and the states of their recorded steps are
+    regenerated afterwards by :func:`eosdyn.replay.states_at` (the same numba ``step``, so the
+    same states bit for bit) -- much cheaper than stopping the kernel at every row. The record
+    layout of the kernels is untouched either way.
     """
 
     def __init__(self, engine):
         super().__init__(engine, self._hessian)
         self.lanczos = bool(getattr(engine, "needs_parameters", False))
+        self.replay = hasattr(engine, "order") and not self.lanczos
         self.v0 = None
         self.H = scratch(self.pb.data.rank)
+
+    def advance(self, t0: int, t1: int) -> None:
+        if self.replay:
+            self.engine.advance(t0, t1)
+        else:
+            super().advance(t0, t1)
 
     def _hessian(self, engine) -> float:
         d = self.pb.data
@@ -159,7 +169,17 @@ class HessianRecorder(RowRecorder):
     def finish(self, ds):
         ds = super().finish(ds)
         nrow = ds.sizes["step"]
-        ds["sharpness_hessian"] = (("step",), self.values[:nrow, 0].copy())
+        if self.replay:
+            from .replay import states_at
+
+            d = self.pb.data
+            values = np.full(nrow, np.nan)
+            hessian_numba.sharpness_of_states(
+                states_at(ds, ds.step.values), np.ascontiguousarray(d.s), np.ascontiguousarray(d.z),
+                float(d.n), float(self.pb.params.m), values, *self.H)
+        else:
+            values = self.values[:nrow, 0].copy()
+        ds["sharpness_hessian"] = (("step",), values)
         ds.attrs["hessian_method"] = (
             "lanczos (scipy eigsh on exact Hessian-vector products in (A, W))" if self.lanczos
             else "reduced (exact m-independent formula, eosdyn.hessian)"

@@ -151,3 +151,18 @@ def test_cli_hessian_flag(tmp_path):
     ds = eosdyn.open_run(out)
     assert ds.sharpness_hessian.attrs["long_name"].startswith("lambda_max of the loss Hessian")
     assert ds.sharpness_hessian.size == 201
+
+
+def test_flow_run_with_hessian_is_driven_row_by_row_and_unchanged():
+    kw = dict(engine="flow", steps=400, record_every=9, eta=0.02)
+    plain = eosdyn.simulate(**kw)
+    ds = eosdyn.simulate(hessian=True, **kw)
+    np.testing.assert_array_equal(ds.loss.values, plain.loss.values)
+    np.testing.assert_array_equal(ds.sharpness.values, plain.sharpness.values)
+    from eosdyn.replay import states_at
+
+    Y = states_at(plain, plain.step.values)
+    r = plain.sizes["mode"]
+    ref = [sharpness_reduced(y[0], y[1:1 + r], y[1 + r:].reshape(r, r), plain.data_s.values,
+                             plain.data_z.values, 100, 4096) for y in Y]
+    np.testing.assert_allclose(ds.sharpness_hessian.values, ref, rtol=1e-12)

@@ -164,3 +164,18 @@ def sharpness(a, u, G, s, z, n, m, H, C, R, v, work, piv, e, out, gh):
     if m > rho and nu > lam:
         lam = nu
     return (2.0 / n) * lam
+
+
+@jit
+def sharpness_of_states(Y, s, z, n, m, out, H, C, R, v, work, piv, e, o, gh):
+    """``out[k]`` = :func:`sharpness` of the flat state ``Y[k] = [a, u, G.ravel()]``, in order
+    (the warm eigenvector follows the states)."""
+    r = s.shape[0]
+    u = np.empty(r)
+    G = np.empty((r, r))
+    for k in range(Y.shape[0]):
+        for i in range(r):
+            u[i] = Y[k, 1 + i]
+            for j in range(r):
+                G[i, j] = Y[k, 1 + r + i * r + j]
+        out[k] = sharpness(Y[k, 0], u, G, s, z, n, m, H, C, R, v, work, piv, e, o, gh)
