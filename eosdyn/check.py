@@ -218,7 +218,7 @@ def assumption_3_3(c: Context) -> Row:
     return Row(
         "assumption_3_3", stmt, bad.size == 0,
         f"max ‖D_GD − D_flow‖/‖D_flow‖ = {_fmt(rel[worst])} (step {worst}) over {upto}; "
-        f"at the crossing {_fmt(rel[-1])}",
+        f"at {'the crossing' if above.size else 'the end'} {_fmt(rel[-1])}",
         bad, "replay", {"max_rel_distance": rel[worst], "at_step": worst, "until_step": t_end,
                         "rel_distance_at_end": rel[-1], "tol": c.opts.flow_tol},
     )
@@ -391,19 +391,27 @@ def lemma_3_5(c: Context) -> Row:
     BL = float(np.nanmax(c.eta * c.P["sharpness"]))
     e2 = float(np.nanmax(c.P["eps2"]))
     lr = float(np.nanmin(c.P["lambda_min"]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bound_35 = BD * (BL - 1) * np.sqrt(max(e2, 0.0)) / (c.eta * lr)
-        d = c.ds.attrs.get("d", c.r)
-        bound_t23 = np.sqrt(c.n ** 3 * d) / (lr / c.eta * np.sqrt(c.m)) if lr > 0 else np.inf
+    d = c.ds.attrs.get("d", c.r)
+    # lambda_r: the smallest eigenvalue of M on span(V), where R - R' lives; B_Lambda = max eta Lambda
+    bound_35 = bound_t23 = np.inf
+    if lr > 0:
+        bound_t23 = np.sqrt(c.n ** 3 * d) / (lr / c.eta * np.sqrt(c.m))
+    if lr > 0 and BL > 1 and e2 > 0:
+        bound_35 = BD * (BL - 1) * np.sqrt(e2) / (c.eta * lr)
+        implied = f"implied c_r = {_fmt(diff[mx] / bound_35, 3)}"
+    else:
+        implied = (f"Lemma 3.5's bound needs λ_r > 0, B_Λ > 1, ε₂ > 0 (λ_r = {_fmt(lr, 3)}, "
+                   f"B_Λ = {_fmt(BL, 3)}, ε₂ = {_fmt(e2, 3)})")
     return Row(
         "lemma_3_5", f"Lemma 3.5 / Thm 2(3): ‖R − R′‖ ≤ {c.opts.r_tol:g}·‖R‖ (R = (I−v₁v₁ᵀ)D)",
         not bad.any() if ok.any() else None,
         f"max ‖R−R′‖ = {_fmt(diff[mx])} (step {mx}, ‖R‖ = {_fmt(R[mx])}); "
-        f"max ‖R−R′‖/‖R‖ = {_fmt(np.nanmax(rel))}; implied c_r = {_fmt(diff[mx] / bound_35, 3)}",
+        f"max ‖R−R′‖/‖R‖ = {_fmt(np.nanmax(rel))}; {implied}",
         c.P["step"][bad], "replay",
         {"max_R_diff": diff[mx], "at_step": mx, "max_rel": np.nanmax(rel),
-         "implied_c_r": diff[mx] / bound_35, "lemma_3_5_bound_over_c_r": bound_35,
-         "implied_theorem_2_3_constant": diff[mx] / bound_t23},
+         "implied_c_r": diff[mx] / bound_35 if np.isfinite(bound_35) else np.nan,
+         "lemma_3_5_bound_over_c_r": bound_35,
+         "implied_theorem_2_3_constant": diff[mx] / bound_t23 if np.isfinite(bound_t23) else np.nan},
     )
 
 
@@ -500,11 +508,9 @@ def theorem_2_2(c: Context) -> Row:
 def appendix_f(c: Context) -> Row:
     """lambda_max of the loss Hessian against the NTK sharpness Lambda."""
     if "sharpness_hessian" in c.ds.variables:
-        h, lam, steps, phase, src = (c.saved("sharpness_hessian"), c.saved("sharpness"), c.steps,
-                                     c.saved("phase"), "run")
+        h, lam, steps, src = c.saved("sharpness_hessian"), c.saved("sharpness"), c.steps, "run"
     else:
-        h, lam, steps, phase, src = (c.P["sharpness_hessian"], c.P["sharpness"], c.P["step"],
-                                     _phase_per_step(c), "replay")
+        h, lam, steps, src = c.P["sharpness_hessian"], c.P["sharpness"], c.P["step"], "replay"
     ok = np.isfinite(h) & np.isfinite(lam) & (lam > 0)
     rel = np.full(h.shape, np.nan)
     rel[ok] = h[ok] / lam[ok] - 1.0
@@ -512,8 +518,10 @@ def appendix_f(c: Context) -> Row:
     if not ok.any():
         return Row("appendix_f", "Appendix F: λ_max(∇²L) ≈ Λ", None, "n/a: no finite values", source=src)
     i = int(np.nanargmax(np.abs(rel)))
-    eos = ok & (phase > 1)
-    eos_txt = f"; in phases II–IV max {_fmt(100 * np.nanmax(np.abs(rel[eos])), 3)}%" if eos.any() else ""
+    cross = np.flatnonzero(c.eta * lam > 2.0)
+    eos = ok & (steps >= steps[cross[0]]) if cross.size else np.zeros_like(ok)
+    eos_txt = (f"; from the first 2/η crossing on max {_fmt(100 * np.nanmax(np.abs(rel[eos])), 3)}%"
+               if eos.any() else "")
     return Row(
         "appendix_f", f"Appendix F: |λ_max(∇²L)/Λ − 1| ≤ {c.opts.hessian_rtol:g} (Hessian vs NTK)",
         not bad.any(),
