@@ -33,7 +33,8 @@ from .scenario import load_scenario
 OPTION_KEYS = {"a_norm": "a_norm", "log": "log", "max_points": "max_points", "time": "time",
                "labels": "labels"}
 #: [figure] keys of kind "bifurcation": arguments of eosdyn.bifurcation.bifurcation and its plot
-BIFURCATION_KEYS = {"param", "values", "keep", "mode", "observable", "transient", "log_x", "title"}
+BIFURCATION_KEYS = {"param", "values", "keep", "mode", "observable", "transient", "log_x", "title",
+                    "xlim"}
 KEYS = {"kind", "window", "caption", "runs", *OPTION_KEYS, *BIFURCATION_KEYS}
 #: the plot options each kind accepts
 KIND_OPTIONS = {"timeseries": {"a_norm"}, "spectrum": {"log"}, "portrait": {"max_points"},
@@ -159,7 +160,9 @@ def _bifurcation(spec: FigureSpec, params: Params, target: Path, echo, progress=
              f"{target.name} skipped")
         return False
     opts = dict(spec.options)
-    plot_opts = {k: opts.pop(k) for k in ("log_x", "title") if k in opts}
+    plot_opts = {k: opts.pop(k) for k in ("log_x", "title", "xlim") if k in opts}
+    if "xlim" in plot_opts:
+        plot_opts["xlim"] = tuple(plot_opts["xlim"])
     ds = bifurcation(params, progress=progress, **opts)
     plot_bifurcation(ds, target, **plot_opts)
     return True

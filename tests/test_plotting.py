@@ -242,3 +242,13 @@ def test_repository_scenarios_declare_valid_figures():
             "bifurcation"} <= kinds
     for stem in specs:
         eosdyn.load_scenario(root / f"{stem}.toml")  # every one is also a valid run
+
+
+def test_bifurcation_figure_through_eosdyn_bifurcation(tmp_path):
+    src, out = tmp_path / "s", tmp_path / "f"
+    src.mkdir()
+    out.mkdir()
+    (src / "bif.toml").write_text('steps = 400\n[figure]\nkind = "bifurcation"\nvalues = "0.005:0.02:4"\n'
+                                  'keep = 50\nxlim = [0.005, 0.02]\nlog_x = false\n')
+    written = figures.build(src, out, echo=lambda line: None)
+    assert [p.name for p in written] == ["bif.png"] and written[0].stat().st_size > 10_000
