@@ -113,7 +113,7 @@ def report(rows, work, cells, steps, workers, startup):
     base = rows[0][1]
     print(f"\nscan throughput: {cells} cells x {steps:,} steps, default scenario, eta in [0.002, 0.15] "
           f"(log); {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"workers={workers}, load average before: {os.getloadavg()[0]:.2f}")
+          f"workers={workers}, 1-min load average at the end: {os.getloadavg()[0]:.2f}")
     print(f"{'row':38s} {'time [s]':>9s} {'cells*steps/s':>14s} {'x simulate loop':>16s}")
     for name, t in rows:
         print(f"{name:38s} {t:9.2f} {work / t:14.3e} {base / t:16.2f}")
