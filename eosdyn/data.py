@@ -119,6 +119,13 @@ def synthetic(
         raise ParameterError("z", f"must satisfy ||z||^2 <= n = {n}, got {np.sum(zz**2):.6g}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xDA7A]))
     Y = rng.choice([-1.0, 1.0], size=n)
+    if r == n:  # V is square: the labels lie in its span, so ||z|| must be ||Y||
+        if abs(np.sum(zz**2) - n) > 1e-9 * n:
+            raise ParameterError("label_fraction", f"must be 1 when rank = n = {n} (Y spans no complement)")
+        V = _reflector(zz / np.linalg.norm(zz), Y / ynorm)
+        U, _ = np.linalg.qr(rng.standard_normal((d, r)))
+        s = np.sqrt(lam)
+        return Dataset((U * s) @ V.T, Y, U, s, V, zz, 0.0, "synthetic")
     # Orthonormal Q = [Y/||Y||, q_1..q_r] (n x (r+1)), then V = Q R with R^T R = I, R[0] = z/||Y||.
     Q, _ = np.linalg.qr(np.column_stack([Y / ynorm, rng.standard_normal((n, r))]))
     Q[:, 0] *= np.sign(Q[:, 0] @ Y)
@@ -170,6 +177,16 @@ def load(path, **options) -> Dataset:
     except Exception as exc:  # unreadable file: one line, no traceback
         raise DataError(f"cannot read data file {p.name!r}: {exc}") from None
     return from_arrays(X, Y, source=p.name)
+
+
+def _reflector(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The orthogonal, symmetric Householder matrix H with H a = b (unit vectors a, b)."""
+    w = a - b
+    nw = np.linalg.norm(w)
+    if nw < 1e-15:
+        return np.eye(a.size)
+    w /= nw
+    return np.eye(a.size) - 2.0 * np.outer(w, w)
 
 
 def _finite_array(x, name: str, ndim: int) -> np.ndarray:

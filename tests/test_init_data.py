@@ -88,3 +88,13 @@ def test_wishart_sampler_runs_at_huge_width():
     ds = eosdyn.simulate(m=10**9, steps=200, init_sampler="wishart")
     assert ds.attrs["status"] == "max_steps"
     assert np.all(np.isfinite(ds["sharpness"].values))
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_synthetic_square_case_rank_equals_n(n):
+    ds = synthetic(n=n, rank=n, lambda_max=10.0, lambda_min=1.0, seed=1)
+    back = from_arrays(ds.X, ds.Y)
+    np.testing.assert_allclose(np.abs(back.z), 1.0, atol=1e-12)
+    assert back.y_perp2 < 1e-20
+    with pytest.raises(eosdyn.ParameterError, match="label_fraction"):
+        synthetic(n=n, rank=n, lambda_max=10.0, lambda_min=1.0, label_fraction=0.5)
