@@ -8,21 +8,24 @@ overhead at ``r = 5``) and allocate nothing: every workspace is passed in, preal
 Public kernels
 --------------
 ``sym_eigvals(B, out, work, e)``
-    All eigenvalues, ascending: Householder tridiagonalisation, implicit-shift QL, sort.
+    All eigenvalues, ascending: Householder tridiagonalisation, implicit-shift QL/QR (root-free
+    Pal-Walker-Kahan form), insertion sort.
 ``top_eigvec(B, lam, v_prev, v_out, work, piv)``
     Unit eigenvector of a known largest eigenvalue ``lam``: inverse iteration on
     ``B - lam I``, sign-continuous with ``v_prev``.
 ``max_eigval_warm(B, v, work, piv, e, out)``
-    Largest eigenvalue from a warm start vector: Rayleigh quotient iteration, certified by an
-    inertia test (an ``LDL^T`` factorisation of ``sigma I - B`` must be positive definite),
-    with ``sym_eigvals`` + ``top_eigvec`` as the fallback.
+    Largest eigenvalue from a warm start vector: shifted inverse / Rayleigh quotient
+    iteration, certified by an inertia test (an ``LDL^T`` factorisation of ``sigma I - B``
+    must be positive definite), with ``sym_eigvals`` + ``top_eigvec`` as the fallback.
 
 Conventions
 -----------
 All arrays are C-contiguous float64 (``piv`` int64). ``B`` is exactly symmetric and is never
-modified. Every kernel works internally on ``B`` scaled by a power of two (an exact operation)
-so that its largest entry (or row sum) is of order one; results are scaled back exactly. No
-input validation is done.
+modified. The kernels work on ``B`` scaled by a power of two (an exact operation) so that its
+largest entry (or row sum) is of order one, and scale results back exactly, so entries from
+about 1e-300 to 1e300 are handled without overflow or underflow. Accuracy is that of a
+backward-stable algorithm: absolute errors of a small multiple of ``r eps ||B||_2``. No input
+validation is done; NaNs give garbage but never hang a kernel (every loop is bounded).
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ from eosdyn._numba import jit
 _EPS = 2.220446049250313e-16  # float64 unit roundoff * 2 (numpy.finfo(float).eps)
 _HYP_LO = 1e-290  # below this, x*x + y*y may have lost bits to underflow: use math.hypot
 _HYP_HI = 1e300  # above this, x*x + y*y may overflow: use math.hypot
+_SAFE_LO = 2.0**-100  # sym_eigvals rescales B only if max|B_ij| is outside [_SAFE_LO, _SAFE_HI]
+_SAFE_HI = 2.0**100
 _BIG = 1e100  # rescale a triangular solve whose solution grows beyond this
-_QL_MAXIT = 40  # implicit QL iterations allowed per eigenvalue (about 2 are typical)
+_QL_MAXIT = 30  # QL/QR sweeps allowed per eigenvalue, on average (about 2 are typical)
 _RQI_MAXIT = 8  # Rayleigh quotient iterations before falling back to the full solver
 _CERT_TRY = 1e-9  # try the inertia certificate once ||B v - theta v|| <= _CERT_TRY ||B||
 _CONVERGED = 1e-12  # ... and fall back if it fails while the residual is already below this
@@ -57,7 +62,7 @@ def _pow2_scale(a):
 
 
 @jit
-def _tridiagonalize(A, d, e, n):
+def _tridiagonalize(A, d, e2, n):
     """Householder reduction of the symmetric ``A`` (upper triangle used) to tridiagonal form.
 
     Step ``k`` applies ``H = I - beta u u^T`` from both sides to annihilate ``A[k, k+2:]``:
@@ -65,9 +70,10 @@ def _tridiagonalize(A, d, e, n):
     ``beta = 2 / (u^T u) = 1 / (||x|| |u_0|)``; the trailing block is updated by the rank-two
     formula ``A22 <- A22 - u w^T - w u^T`` with ``p = beta A22 u``,
     ``w = p - (beta u^T p / 2) u``. Transforms are not accumulated. On exit ``d[0:n]`` holds
-    the diagonal and ``e[0:n-1]`` the off-diagonal of the tridiagonal matrix (``e[n-1] = 0``);
-    ``A`` is overwritten (``u`` is kept in ``A[k, k+1:]``, ``p`` and ``w`` live in ``e[k+1:]``).
-    Cost ``4 n^3 / 3`` flops.
+    the diagonal and ``e2[0:n-1]`` the *squares* of the off-diagonal of the tridiagonal matrix
+    (``e2[k] = ||x||^2``, which needs no square root; ``e2[n-1] = 0``); ``A`` is overwritten
+    (``u`` is kept in ``A[k, k+1:]``, ``p`` and ``w`` live in ``e2[k+1:]``). Cost ``4 n^3 / 3``
+    flops.
     """
     for k in range(n - 2):
         d[k] = A[k, k]
@@ -76,43 +82,43 @@ def _tridiagonalize(A, d, e, n):
         for j in range(k + 2, n):
             sigma += A[k, j] * A[k, j]
         if sigma == 0.0:
-            e[k] = x0  # column already reduced
+            e2[k] = x0 * x0  # column already reduced
             continue
-        mu = math.sqrt(x0 * x0 + sigma)
-        alpha = -mu if x0 >= 0.0 else mu
-        u0 = x0 - alpha  # = x0 + sign(x0) mu: no cancellation
+        mu2 = x0 * x0 + sigma
+        mu = math.sqrt(mu2)
+        u0 = x0 + mu if x0 >= 0.0 else x0 - mu  # x0 - alpha, alpha = -sign(x0) mu
         A[k, k + 1] = u0
         beta = 1.0 / (mu * abs(u0))
         # p = beta * A22 u, from the upper triangle of A22 (row-contiguous access).
         for i in range(k + 1, n):
-            e[i] = 0.0
+            e2[i] = 0.0
         for i in range(k + 1, n):
             ui = A[k, i]
             acc = A[i, i] * ui
             for j in range(i + 1, n):
                 aij = A[i, j]
                 acc += aij * A[k, j]
-                e[j] += aij * ui
-            e[i] += acc
+                e2[j] += aij * ui
+            e2[i] += acc
         upt = 0.0
         for i in range(k + 1, n):
-            e[i] *= beta
-            upt += A[k, i] * e[i]
+            e2[i] *= beta
+            upt += A[k, i] * e2[i]
         half_k = 0.5 * beta * upt
         for i in range(k + 1, n):
-            e[i] -= half_k * A[k, i]
+            e2[i] -= half_k * A[k, i]
         # A22 -= u w^T + w u^T (upper triangle only).
         for i in range(k + 1, n):
             ui = A[k, i]
-            wi = e[i]
+            wi = e2[i]
             for j in range(i, n):
-                A[i, j] -= ui * e[j] + wi * A[k, j]
-        e[k] = alpha
+                A[i, j] -= ui * e2[j] + wi * A[k, j]
+        e2[k] = mu2
     if n >= 2:
         d[n - 2] = A[n - 2, n - 2]
-        e[n - 2] = A[n - 2, n - 1]
+        e2[n - 2] = A[n - 2, n - 1] * A[n - 2, n - 1]
     d[n - 1] = A[n - 1, n - 1]
-    e[n - 1] = 0.0
+    e2[n - 1] = 0.0
 
 
 @jit
@@ -146,93 +152,181 @@ def _eig2x2(a, b2, c):
 
 
 @jit
+def _shift(dl, dnext, el2):
+    """Wilkinson shift: the eigenvalue of ``[[dl, e], [e, dnext]]`` (``el2 = e^2``) nearer to
+    ``dl``, ``dl - e^2 / (delta + sign(delta) sqrt(delta^2 + e^2))``, ``delta = (dnext - dl)/2``
+    (the denominator has modulus ``>= |e| > 0``)."""
+    delta = 0.5 * (dnext - dl)
+    t = delta * delta + el2
+    if t > _HYP_LO and t < _HYP_HI:
+        rt = math.sqrt(t)
+    else:
+        rt = math.hypot(delta, math.sqrt(el2))
+    return dl - el2 / (delta + (rt if delta >= 0.0 else -rt))
+
+
+@jit
+def _ql_sweep(d, e2, l, m):
+    """One root-free implicit QL sweep on the unreduced block ``l..m`` (``m >= l + 2``), with
+    the shift from its leading 2x2 block; see ``_tridiagonal_ql``."""
+    sigma = _shift(d[l], d[l + 1], e2[l])
+    c = 1.0
+    s = 0.0
+    gamma = d[m] - sigma
+    p = gamma * gamma
+    for i in range(m - 1, l - 1, -1):
+        # gamma' = (p (d_i - sigma) - e_i^2 gamma) / r and p' = gamma'^2 / c = gamma' num / p
+        # are the textbook c (d_i - sigma) - s gamma and gamma'^2 / c, arranged for a short
+        # dependency chain.
+        bb = e2[i]
+        r = p + bb
+        if i != m - 1:
+            e2[i + 1] = s * r
+        c_old = c
+        alpha = d[i]
+        num = p * (alpha - sigma) - bb * gamma
+        inv_r = 1.0 / r
+        c = p * inv_r
+        s = bb * inv_r
+        gamma_old = gamma
+        gamma = num * inv_r
+        d[i + 1] = gamma_old + (alpha - gamma)
+        if p != 0.0:
+            p = gamma * (num / p)
+        else:
+            p = c_old * bb
+    e2[l] = s * p
+    d[l] = sigma + gamma
+
+
+@jit
+def _qr_sweep(d, e2, l, m):
+    """The mirror image of ``_ql_sweep`` (index ``i`` <-> ``l + m - i``): one root-free
+    implicit QR sweep on the block ``l..m``, shift from its trailing 2x2 block, chasing the
+    bulge downwards so that ``e2[m-1]`` converges to zero."""
+    sigma = _shift(d[m], d[m - 1], e2[m - 1])
+    c = 1.0
+    s = 0.0
+    gamma = d[l] - sigma
+    p = gamma * gamma
+    for i in range(l + 1, m + 1):
+        bb = e2[i - 1]
+        r = p + bb
+        if i != l + 1:
+            e2[i - 2] = s * r
+        c_old = c
+        alpha = d[i]
+        num = p * (alpha - sigma) - bb * gamma
+        inv_r = 1.0 / r
+        c = p * inv_r
+        s = bb * inv_r
+        gamma_old = gamma
+        gamma = num * inv_r
+        d[i - 1] = gamma_old + (alpha - gamma)
+        if p != 0.0:
+            p = gamma * (num / p)
+        else:
+            p = c_old * bb
+    e2[m - 1] = s * p
+    d[m] = sigma + gamma
+
+
+@jit
 def _tridiagonal_ql(d, e2, n, thresh):
-    """Eigenvalues of a symmetric tridiagonal matrix: implicit-shift QL, root-free form.
+    """Eigenvalues of a symmetric tridiagonal matrix: implicit-shift QL/QR, root-free form.
 
     ``d[0:n]`` is the diagonal and ``e2[0:n-1]`` holds the *squares* of the off-diagonal
     entries; on exit ``d`` holds the eigenvalues (unsorted) and ``e2`` is destroyed.
 
-    For each ``l``, the smallest ``m >= l`` with a negligible ``e2[m]`` (``e2[m] <= thresh``,
-    the caller passes ``(eps ||T||)^2``-sized ``thresh``: deflation is then a perturbation of
-    at most ``eps ||T||``, the accuracy the Householder reduction delivers anyway) splits off
-    the unreduced block ``l..m``. A 2x2 block is solved in closed form (``_eig2x2``); a larger
-    one gets a QL sweep with the shift ``sigma`` = the eigenvalue of its leading 2x2 block
-    nearer to ``d[l]``, ``sigma = d_l - e_l^2 / (delta + sign(delta) sqrt(delta^2 + e_l^2))``
-    with ``delta = (d_{l+1} - d_l) / 2``. The sweep chases the rotations from ``m`` up to
-    ``l`` in the square-root-free form of Pal, Walker and Kahan (Parlett, *The Symmetric
-    Eigenvalue Problem*, section 8.15): with ``gamma = d_m - sigma``, ``p = gamma^2``,
-    ``c = 1``, ``s = 0``, for ``i = m-1, ..., l``::
+    An off-diagonal is negligible when ``e2[k] <= thresh`` (the caller passes
+    ``thresh = (eps max|B_ij|)^2``: setting it to zero perturbs the eigenvalues by at most
+    ``eps ||B||_2``, the accuracy the Householder reduction delivers anyway). The matrix is
+    split at negligible off-diagonals into unreduced blocks ``l..lend``. Each sweep works at
+    the end of the block whose off-diagonal is smaller (already nearer convergence): a QL
+    sweep, shift from the leading 2x2 block, if ``e2[l] <= e2[lend-1]``, else a QR sweep,
+    shift from the trailing one. An eigenvalue is taken off the block when its off-diagonal
+    becomes negligible; a remaining 2x2 block is solved in closed form (``_eig2x2``).
+
+    The sweeps are the square-root-free form of Pal, Walker and Kahan (Parlett, *The
+    Symmetric Eigenvalue Problem*, section 8.15). QL on ``l..m`` with shift ``sigma`` (the
+    Wilkinson shift, ``_shift``): ``gamma = d_m - sigma``, ``p = gamma^2``, ``c = 1``,
+    ``s = 0``; for ``i = m-1, ..., l``::
 
         r = p + e_i^2;  e'_{i+1}^2 = s r (i < m-1);  c = p / r;  s = e_i^2 / r
         gamma' = c (d_i - sigma) - s gamma;  d'_{i+1} = gamma + (d_i - gamma')
         p = gamma'^2 / c   (p = c_old e_i^2 if c = 0)
 
-    then ``e'_l^2 = s p`` and ``d'_l = sigma + gamma``. Convergence is cubic; at most
-    ``_QL_MAXIT`` sweeps are made per eigenvalue.
+    then ``e'_l^2 = s p`` and ``d'_l = sigma + gamma``; QR is its mirror image. Convergence
+    is cubic (about two sweeps per eigenvalue); at most ``_QL_MAXIT * n`` sweeps are made.
     """
-    for l in range(n):
-        it = 0
-        while True:
-            m = l
-            while m < n - 1 and e2[m] > thresh:
-                m += 1
-            if m == l:
-                break
-            if m == l + 1:
-                r1, r2 = _eig2x2(d[l], e2[l], d[l + 1])
-                d[l] = r1
-                d[l + 1] = r2
-                e2[l] = 0.0
-                break
-            if it == _QL_MAXIT:
-                break
-            it += 1
-            el2 = e2[l]
-            delta = 0.5 * (d[l + 1] - d[l])
-            t = delta * delta + el2
-            if t > _HYP_LO and t < _HYP_HI:
-                rt = math.sqrt(t)
-            else:
-                rt = math.hypot(delta, math.sqrt(el2))
-            sigma = d[l] - el2 / (delta + (rt if delta >= 0.0 else -rt))
-            c = 1.0
-            s = 0.0
-            gamma = d[m] - sigma
-            p = gamma * gamma
-            for i in range(m - 1, l - 1, -1):
-                # Same arithmetic as the recurrence above, arranged for a short dependency
-                # chain: gamma' = (p (d_i - sigma) - e_i^2 gamma) / r, p' = gamma' * num / p.
-                bb = e2[i]
-                r = p + bb
-                if i != m - 1:
-                    e2[i + 1] = s * r
-                c_old = c
-                alpha = d[i]
-                num = p * (alpha - sigma) - bb * gamma
-                inv_r = 1.0 / r
-                c = p * inv_r
-                s = bb * inv_r
-                gamma_old = gamma
-                gamma = num * inv_r
-                d[i + 1] = gamma_old + (alpha - gamma)
-                if p != 0.0:
-                    p = gamma * (num / p)
+    sweeps = 0
+    l1 = 0
+    while l1 < n:
+        lend = l1
+        while lend < n - 1 and e2[lend] > thresh:
+            lend += 1
+        l = l1
+        l1 = lend + 1
+        while l < lend:
+            if e2[l] <= e2[lend - 1]:
+                m = l
+                while m < lend and e2[m] > thresh:
+                    m += 1
+                if m == l:
+                    l += 1
+                elif m == l + 1:
+                    r1, r2 = _eig2x2(d[l], e2[l], d[m])
+                    d[l] = r1
+                    d[m] = r2
+                    l += 2
                 else:
-                    p = c_old * bb
-            e2[l] = s * p
-            d[l] = sigma + gamma
+                    if sweeps == _QL_MAXIT * n:
+                        return
+                    sweeps += 1
+                    _ql_sweep(d, e2, l, m)
+            else:
+                m = lend
+                while m > l and e2[m - 1] > thresh:
+                    m -= 1
+                if m == lend:
+                    lend -= 1
+                elif m == lend - 1:
+                    r1, r2 = _eig2x2(d[m], e2[m], d[lend])
+                    d[m] = r1
+                    d[lend] = r2
+                    lend -= 2
+                else:
+                    if sweeps == _QL_MAXIT * n:
+                        return
+                    sweeps += 1
+                    _qr_sweep(d, e2, m, lend)
+
+
+@jit
+def _sort(x):
+    """Insertion sort, ascending, in place (``n`` is small; measured faster than branch-free
+    ranking or an odd-even transposition network at ``n = 5``)."""
+    n = x.shape[0]
+    for i in range(1, n):
+        xi = x[i]
+        j = i - 1
+        while j >= 0 and x[j] > xi:
+            x[j + 1] = x[j]
+            j -= 1
+        x[j + 1] = xi
 
 
 @jit
 def sym_eigvals(B, out, work, e):
     """All eigenvalues of a small dense real symmetric matrix, in ascending order.
 
-    Algorithm: copy the upper triangle of ``B``, scaled by a power of two so that its largest
-    entry is in ``[0.5, 1)`` (exact), into ``work``; Householder reduction to symmetric
-    tridiagonal form without accumulating the transforms (``4 r^3 / 3`` flops); implicit-shift
-    QL on the tridiagonal matrix (eigenvalues only, ``O(r^2)``); exact unscaling; insertion
-    sort. Backward stable: each computed eigenvalue is within a small multiple of
-    ``r eps ||B||_2`` of the exact one.
+    Algorithm: copy the upper triangle of ``B`` into ``work`` (rescaled by a power of two,
+    which is exact, if its largest entry is outside ``[2^-100, 2^100]``, so that no square
+    can overflow or underflow); Householder reduction to symmetric tridiagonal form without
+    accumulating the transforms (``4 r^3 / 3`` flops); implicit-shift QL/QR in root-free form
+    on the tridiagonal matrix (eigenvalues only, ``O(r^2)``, see ``_tridiagonal_ql``); exact
+    unscaling; insertion sort. Backward stable: each computed eigenvalue is within a small
+    multiple of ``r eps ||B||_2`` of the exact one.
 
     Parameters
     ----------
@@ -251,34 +345,33 @@ def sym_eigvals(B, out, work, e):
     if n == 1:
         out[0] = B[0, 0]
         return
+    # Copy the upper triangle, tracking the largest modulus.
     amax = 0.0
     for i in range(n):
         for j in range(i, n):
-            a = abs(B[i, j])
-            if a > amax:
-                amax = a
+            b = B[i, j]
+            work[i, j] = b
+            amax = max(amax, abs(b))
     if amax == 0.0:
         for i in range(n):
             out[i] = 0.0
         return
-    scale, unscale = _pow2_scale(amax)
-    for i in range(n):
-        for j in range(i, n):
-            work[i, j] = B[i, j] * scale
+    unscale = 1.0
+    if not (amax > _SAFE_LO and amax < _SAFE_HI):
+        # Far from 1: rescale by a power of two (exact) so that squares cannot over/underflow.
+        scale, unscale = _pow2_scale(amax)
+        amax *= scale
+        for i in range(n):
+            for j in range(i, n):
+                work[i, j] *= scale
     _tridiagonalize(work, out, e, n)
-    for i in range(n - 1):
-        e[i] = e[i] * e[i]
-    # Deflate off-diagonals below eps * max|B_ij| (scaled amax is in [0.5, 1)).
-    thresh = (_EPS * amax * scale) ** 2
+    # Deflate off-diagonals below eps * max|B_ij|: a perturbation of at most eps ||B||_2.
+    thresh = (_EPS * amax) ** 2
     _tridiagonal_ql(out, e, n, thresh)
-    # Unscale (exact) and insertion-sort ascending.
-    for i in range(n):
-        x = out[i] * unscale
-        j = i - 1
-        while j >= 0 and out[j] > x:
-            out[j + 1] = out[j]
-            j -= 1
-        out[j + 1] = x
+    if unscale != 1.0:
+        for i in range(n):
+            out[i] *= unscale
+    _sort(out)
 
 
 @jit
@@ -392,13 +485,16 @@ def _start_vector(x, kind):
 
 @jit
 def _orient(x, ref):
-    """Flip ``x`` so that ``x . ref >= 0``; if ``x . ref == 0`` (e.g. ``ref`` is zero), make the
-    entry of largest modulus positive instead (a deterministic convention)."""
+    """Flip the unit ``x`` so that ``x . ref >= 0``. If ``|x . ref|`` is at rounding level
+    (``<= 4 r eps ||ref||``: e.g. ``ref`` is zero or orthogonal to ``x``), its sign means
+    nothing; make the entry of largest modulus positive instead (a deterministic convention)."""
     n = x.shape[0]
     dot = 0.0
+    rr = 0.0
     for i in range(n):
         dot += x[i] * ref[i]
-    if dot == 0.0:
+        rr += ref[i] * ref[i]
+    if not (abs(dot) > 4.0 * n * _EPS * math.sqrt(rr)):
         big = 0.0
         for i in range(n):
             if abs(x[i]) > abs(big):
@@ -418,11 +514,14 @@ def top_eigvec(B, lam, v_prev, v_out, work, piv):
     pivot of modulus below ``eps`` being replaced by ``+-eps`` (``eps ||B||`` unscaled). From
     the start vector ``x`` (``v_prev`` normalised) each step solves ``(B - lam I) y = x`` and
     sets ``x = y / ||y||``; the residual of the new ``x`` is ``||(B - lam I) x|| = 1 / ||y||``,
-    so the iteration stops as soon as ``1 / ||y|| <= 16 r eps ||B||`` (usually after one step,
-    as the shift is exact to rounding), after at most 3 steps. If ``v_prev`` is zero, or the
-    iteration did not converge (``v_prev`` nearly orthogonal to the eigenvector), it restarts
-    from ``ones / sqrt(r)``, then from a fixed mixed-sign vector. Finally the sign is chosen so
-    that ``v_out . v_prev >= 0`` (if that product is zero, the largest entry is made positive).
+    so the iteration stops as soon as ``1 / ||y|| <= 8 eps ||B||`` (rounding level: after one
+    step from a warm ``v_prev``, two from a poor one), or ``<= 16 r eps ||B||`` from the second
+    step on (``lam`` itself may be off by a few ulps of ``r ||B||``); at most 3 steps. If
+    ``v_prev`` is zero, or the iteration did not converge (``v_prev`` nearly orthogonal to the
+    eigenvector), it restarts from ``ones / sqrt(r)``, then from a fixed mixed-sign vector.
+    Finally the sign is chosen so that ``v_out . v_prev >= 0``; if that product is zero to
+    rounding (``v_prev`` zero or orthogonal to ``v_out``), the entry of largest modulus is
+    made positive instead.
 
     Parameters
     ----------
@@ -468,7 +567,8 @@ def top_eigvec(B, lam, v_prev, v_out, work, piv):
         return
     scale = _pow2_scale(anorm)[0]
     _lu_shifted(B, scale, lam * scale, work, piv, _EPS)
-    tol = 16.0 * n * _EPS
+    tight = 8.0 * _EPS  # residual floor of an exact shift (scaled ||B||_inf is in [0.5, 1))
+    loose = 16.0 * n * _EPS  # what an inaccurate lam (a few ulps of r ||B||) still allows
     attempt = 0 if usable else 1
     while attempt < 3:
         if attempt == 0:
@@ -477,12 +577,12 @@ def top_eigvec(B, lam, v_prev, v_out, work, piv):
         else:
             _start_vector(v_out, attempt - 1)
         converged = False
-        for _ in range(3):
+        for it in range(3):
             _lu_solve(work, piv, v_out)
             nrm = _normalize(v_out)
             if nrm == 0.0 or not (nrm < math.inf):
                 break
-            if nrm * tol >= 1.0:
+            if nrm * tight >= 1.0 or (it >= 1 and nrm * loose >= 1.0):
                 converged = True
                 break
         if converged:
@@ -585,11 +685,12 @@ def max_eigval_warm(B, v, work, piv, e, out):
     the unit ``v``, never above ``lambda_max``) and ``res = ||B v - theta v||``:
 
     1. Fixed-shift inverse iteration (if ``res > 1e-9 ||B||``): if ``sigma_1 I - B``, with
-       ``sigma_1 = theta + 2 res + tiny``, is positive definite (``LDL^T`` without pivoting; it
-       is when ``v`` is a warm vector with ``res`` below the spectral gap), up to 3 steps
+       ``sigma_1 = theta + res + tiny``, is positive definite (``LDL^T`` without pivoting; by
+       the Kato-Temple bound ``lambda_1 - theta <= res^2 / (theta - lambda_2)`` it is when
+       ``v`` is a warm vector with ``res`` below the spectral gap), up to 5 steps
        ``v <- (sigma_1 I - B)^{-1} v / ||.||`` contract the error of ``v`` by
        ``(sigma_1 - lambda_1) / (sigma_1 - lambda_2)`` each; stop when ``res <= 1e-9 ||B||``
-       or the contraction is slower than 0.1.
+       or the residual shrinks by less than a factor 10.
     2. Rayleigh quotient iteration, at most 8 steps: while ``res > 1e-9 ||B||``, solve
        ``(B - theta I) y = v`` (LU with partial pivoting, pivot floor ``eps ||B||``) and set
        ``v = +-y / ||y||`` (sign kept continuous).
@@ -662,8 +763,8 @@ def max_eigval_warm(B, v, work, piv, e, out):
     tiny = 4.0 * n * _EPS * anorm_s
     theta, res = _matvec_rq(B, scale, v, out)
     # 1. Fixed-shift inverse iteration with a positive definite factorisation.
-    if res > cert_try and _ldlt_posdef(B, scale, theta + 2.0 * res + tiny, work):
-        for _ in range(3):
+    if res > cert_try and _ldlt_posdef(B, scale, theta + res + tiny, work):
+        for _ in range(5):
             for i in range(n):
                 out[i] = v[i]
             _ldlt_solve(work, out)
