@@ -19,10 +19,13 @@ import numpy as np
 from .._numba import jit
 from . import layout as L
 from .eig_numba import max_eigval_warm, sym_eigvals, top_eigvec
+from .sturm_numba import top_eigvec_shifted, top_two, tridiagonal
 
-# rows of the ``vecs`` workspace (r,)-vectors; the last three persist between calls
+# rows of the ``vecs`` workspace (r,)-vectors; V_Q1.. persist between calls (warm starts:
+# eigenvectors, and in element 0 of V_W1, V_W2 the previous lambda_1, lambda_2 of K)
 V_DELTA, V_EV, V_E, V_TMP, V_Q1, V_QA, V_QS = 0, 1, 2, 3, 4, 5, 6
-NVECS = 7
+V_W1, V_W2 = 7, 8
+NVECS = 9
 # slices of the ``mats`` workspace (r, r)-matrices
 M_K, M_KA, M_KS, M_WORK = 0, 1, 2, 3
 NMATS = 4
@@ -38,6 +41,8 @@ def workspace(r: int):
     vecs = np.zeros((NVECS, r))
     for k in (V_Q1, V_QA, V_QS):
         vecs[k, 0] = 1.0
+    for k in (V_W1, V_W2):
+        vecs[k, 0] = np.nan
     piv = np.zeros(r, dtype=np.int64)
     return mats, vecs, piv
 
@@ -107,22 +112,50 @@ def diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, out):
 
 @jit
 def _spectra_small(K, KA, KS, delta, d2, n, mats, vecs, piv, out):
-    """Eigen-diagnostics with the allocation-free small-matrix kernels (warm-started)."""
+    """Eigen-diagnostics for small r, every one warm-started from the previous call.
+
+    ``K``: Householder to tridiagonal, Sturm-sequence Newton for lambda_1 and lambda_2
+    (:mod:`.sturm_numba`; the full QL solver as fallback), and inverse iteration with a
+    positive definite shift for ``q_1``. ``K_A``, ``K*``: the certified warm Rayleigh
+    quotient iteration ``max_eigval_warm`` (only their largest eigenvalue is needed).
+    """
     r = K.shape[0]
     work = mats[M_WORK]
-    ev = vecs[V_EV]
-    e = vecs[V_E]
-    sym_eigvals(K, ev, work, e)
-    lam1 = ev[r - 1]
+    lam1, lam2 = _top(K, work, vecs, V_W1, True)
     out[L.SHARP] = lam1
-    out[L.LAM2] = _second(ev, r, n)
+    out[L.LAM2] = lam2 if (r >= 2 and (lam2 > 0.0 or n == r)) else 0.0
     q1 = vecs[V_Q1]
     tmp = vecs[V_TMP]
-    top_eigvec(K, lam1, q1, tmp, work, piv)
+    scale = 0.0
+    for i in range(r):
+        scale = max(scale, abs(K[i, i]))
+    if not top_eigvec_shifted(K, lam1, scale, q1, tmp, work):
+        top_eigvec(K, lam1, q1, tmp, work, piv)
     _set_dv1(q1, tmp, delta, d2, out)
+    ev = vecs[V_EV]
+    e = vecs[V_E]
     out[L.SHARP_MA] = max_eigval_warm(KA, vecs[V_QA], work, piv, e, ev)
     lam_s = max_eigval_warm(KS, vecs[V_QS], work, piv, e, ev)
     out[L.SHARP_MSTAR] = lam_s if (lam_s > 0.0 or n == r) else 0.0
+
+
+@jit
+def _top(B, work, vecs, slot, want2):
+    """Largest (and second) eigenvalue of ``B``, warm-started from ``vecs[slot(, +1), 0]``."""
+    r = B.shape[0]
+    d = vecs[V_EV]
+    e2 = vecs[V_E]
+    lo, hi = tridiagonal(B, work, d, e2)
+    warm2 = vecs[slot + 1, 0] if want2 else np.nan
+    lam1, lam2 = top_two(d, e2, lo, hi, vecs[slot, 0], warm2, want2)
+    if not (lam1 == lam1) or (want2 and r >= 2 and not (lam2 == lam2)):
+        sym_eigvals(B, d, work, e2)
+        lam1 = d[r - 1]
+        lam2 = d[r - 2] if r >= 2 else 0.0
+    vecs[slot, 0] = lam1
+    if want2:
+        vecs[slot + 1, 0] = lam2
+    return lam1, lam2
 
 
 @jit
