@@ -185,6 +185,9 @@ def save(fig, path: Path) -> Path:
     try:
         with matplotlib.rc_context({"svg.hashsalt": "eosdyn", "pdf.compression": 6}):
             fig.savefig(tmp, dpi=DPI, metadata=meta)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

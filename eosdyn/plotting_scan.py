@@ -8,17 +8,15 @@ return the figure.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from .errors import EosdynError
+from .plotting import save
 
 FORMATS = (".png", ".pdf", ".svg")
-DPI = 130
 PHASE_COLOURS = ("#c7c7c7", "#9ecae1", "#fdae6b", "#74c476", "#de2d26")  # lazy .. divergent
 PHASE_LABELS = ("lazy", "sharpening", "catapult", "edge of stability", "divergent")
 
@@ -31,27 +29,6 @@ def check_figure_path(path, option: str = "--plot") -> Path:
     if not p.parent.resolve().is_dir():
         raise EosdynError(f"{option} {str(p)!r}: folder {str(p.parent)!r} does not exist")
     return p
-
-
-def _save(fig, path: Path) -> Path:
-    import matplotlib
-
-    suffix = path.suffix.lower()
-    meta = {".png": {"Software": None}, ".pdf": {"CreationDate": None, "Producer": None},
-            ".svg": {"Date": None}}[suffix]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        with matplotlib.rc_context({"svg.hashsalt": "eosdyn"}):
-            fig.savefig(tmp, dpi=DPI, metadata=meta)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
 
 
 def _figure(width, height, **kw):
@@ -105,7 +82,7 @@ def plot_bifurcation(ds: xr.Dataset, path, log_x: bool | None = None, title: str
     fig.suptitle(title or f"Orbit diagram over {dim}: last {a['keep']} of {a['steps']:,} steps per "
                  f"value ({a['mode']} start); exponent over steps {a['transient']:,}–{a['steps']:,}",
                  fontsize=10)
-    return _save(fig, p)
+    return save(fig, p)
 
 
 def _orbit_panel(ax, ds, x, obs, ylim=None):
@@ -251,7 +228,7 @@ def plot_heatmap(ds: xr.Dataset, path, x: str | None = None, y: str | None = Non
     fig.suptitle(title or f"Phase diagram of GD over {x} × {y} ({steps:,} steps per cell"
                  + (f"; {fixed}" if fixed else "") + "); black lines: phase boundaries",
                  fontsize=10)
-    return _save(fig, p)
+    return save(fig, p)
 
 
 def _edges(coord: xr.DataArray) -> tuple[np.ndarray, bool]:

@@ -28,7 +28,6 @@ import os
 import shutil
 import tempfile
 import time
-import tomllib
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,28 +279,11 @@ class ScanSpec:
 def load_scan_scenario(path, **overrides) -> tuple[Params, list]:
     """A scenario TOML file with an optional ``[scan]`` table of axes (``eta = "0.002:0.2:64:log"``,
     ``m = [256, 1024]``): the base :class:`Params` (``overrides`` applied) and the axes."""
-    p = Path(path)
-    if not p.exists():
-        raise EosdynError(f"scenario file {str(p)!r} does not exist")
-    try:
-        raw = tomllib.loads(p.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise EosdynError(f"scenario file {p.name!r} is not valid TOML: {exc}") from None
-    grid = raw.pop("scan", {})
-    flat: dict = {"name": p.stem}
-    for key, value in raw.items():
-        for k, v in (value.items() if isinstance(value, dict) else [(key, value)]):
-            k = k.replace("-", "_")
-            if k == "description":
-                continue
-            if k not in FIELDS:
-                raise EosdynError(f"scenario file {p.name!r}: unknown key {k!r}")
-            flat[k] = v
-    for key in ("data", "init"):
-        if flat.get(key) is not None and not Path(flat[key]).is_absolute():
-            flat[key] = str(p.resolve().parent / flat[key])
-    flat.update({k: v for k, v in overrides.items() if v is not None})
-    return make_params(**flat), [parse_values(k, v) for k, v in grid.items()]
+    from .scenario import params_from, read_tables
+
+    values, extra = read_tables(path)
+    grid = extra.get("scan", {})
+    return params_from(values, path, **overrides), [parse_values(k, v) for k, v in grid.items()]
 
 
 # ----------------------------------------------------------------------------------- cells

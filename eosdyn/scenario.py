@@ -22,9 +22,14 @@ from . import datasets
 from .errors import EosdynError
 from .params import FIELDS, Params, make_params
 
+#: tables that are not run parameters: how `eosdyn figures` draws the scenario
+#: (:mod:`eosdyn.figures`) and the axes of `eosdyn scan` (:mod:`eosdyn.scan`)
+EXTRA_TABLES = ("figure", "scan")
 
-def read_scenario(path) -> dict:
-    """The key/value pairs of a scenario file (tables flattened), validated by name only."""
+
+def read_tables(path) -> tuple[dict, dict]:
+    """The parameter key/value pairs of a scenario file (tables flattened, validated by name
+    only) and its extra tables (:data:`EXTRA_TABLES`) as they are."""
     p = Path(path)
     if not p.exists():
         raise EosdynError(f"scenario file {str(p)!r} does not exist")
@@ -33,9 +38,8 @@ def read_scenario(path) -> dict:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise EosdynError(f"scenario file {p.name!r} is not valid TOML: {exc}") from None
     flat: dict = {}
+    extra = {key: raw.pop(key) for key in EXTRA_TABLES if isinstance(raw.get(key), dict)}
     for key, value in raw.items():
-        if key == "figure":  # how `eosdyn figures` draws this scenario (eosdyn.figures)
-            continue
         items = value.items() if isinstance(value, dict) else [(key, value)]
         for k, v in items:
             k = k.replace("-", "_")
@@ -45,12 +49,18 @@ def read_scenario(path) -> dict:
                 raise EosdynError(f"scenario file {p.name!r}: unknown key {k!r}")
             flat[k] = v
     flat.setdefault("name", p.stem)
-    return flat
+    return flat, extra
 
 
-def load_scenario(path, **overrides) -> Params:
-    """Parse a scenario file into :class:`Params`; ``overrides`` replace its values."""
-    values = read_scenario(path)
+def read_scenario(path) -> dict:
+    """The parameter key/value pairs of a scenario file (see :func:`read_tables`)."""
+    return read_tables(path)[0]
+
+
+def params_from(values: dict, path, **overrides) -> Params:
+    """:class:`Params` from a scenario's values: ``data``/``init`` paths taken relative to the
+    file, dataset names (``digits``, ``cifar10:PATH``) resolved, ``overrides`` applied."""
+    values = dict(values)
     base = Path(path).resolve().parent
     for key in ("data", "init"):
         v = values.get(key)
@@ -60,3 +70,8 @@ def load_scenario(path, **overrides) -> Params:
             values[key] = str(base / v)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return make_params(**values)
+
+
+def load_scenario(path, **overrides) -> Params:
+    """Parse a scenario file into :class:`Params`; ``overrides`` replace its values."""
+    return params_from(read_scenario(path), path, **overrides)

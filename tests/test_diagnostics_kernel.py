@@ -1,10 +1,10 @@
-"""The diagnostics kernel against a numpy twin, on both eigen paths (small kernels, LAPACK)."""
+"""The diagnostics kernel against a numpy twin, small and large r."""
 
 import numpy as np
 import pytest
 
 from eosdyn.kernels import layout as L
-from eosdyn.kernels.diagnostics_numba import LAPACK_MIN_RANK, diagnose, workspace
+from eosdyn.kernels.diagnostics_numba import diagnose, workspace
 
 
 def numpy_diagnostics(a, u, G, s, z, y_perp2, n, m, eta):
@@ -26,7 +26,7 @@ def numpy_diagnostics(a, u, G, s, z, y_perp2, n, m, eta):
     }
 
 
-@pytest.mark.parametrize("r", [1, 2, 5, 17, LAPACK_MIN_RANK + 1, 70])
+@pytest.mark.parametrize("r", [1, 2, 5, 17, 41, 120])
 def test_diagnose_matches_numpy(r):
     rng = np.random.default_rng(r)
     n, m, eta = 3 * r + 5, 500, 0.01

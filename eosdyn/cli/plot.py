@@ -5,16 +5,7 @@ from __future__ import annotations
 import click
 
 from ..plotting import KINDS
-
-
-def _window(value):
-    if value is None:
-        return None
-    try:
-        a, b = (int(v) for v in value.split(":"))
-    except ValueError:
-        raise click.BadParameter("must be START:STOP (integers)", param_hint="--window") from None
-    return a, b
+from .simulate import _window
 
 
 @click.command()

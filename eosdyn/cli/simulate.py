@@ -11,6 +11,7 @@ from .data_info import data_options
 
 
 def _window(value):
+    """``--window START:STOP`` as a pair of ints (None when not given)."""
     if value is None:
         return None
     try:

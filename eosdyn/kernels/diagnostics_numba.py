@@ -18,21 +18,16 @@ import numpy as np
 
 from .._numba import jit
 from . import layout as L
-from .eig_numba import max_eigval_warm, sym_eigvals, top_eigvec
 from .sturm_numba import top_eigvec_shifted, top_two, tridiagonal
 
 # rows of the ``vecs`` workspace (r,)-vectors; V_Q1.. persist between calls (warm starts:
 # eigenvectors, and in element 0 of V_W1, V_W2 the previous lambda_1, lambda_2 of K)
 V_DELTA, V_EV, V_E, V_TMP, V_Q1, V_QA, V_QS = 0, 1, 2, 3, 4, 5, 6
-V_W1, V_W2 = 7, 8
-NVECS = 9
+V_W1, V_W2, V_WA, V_WS = 7, 8, 9, 10
+NVECS = 11
 # slices of the ``mats`` workspace (r, r)-matrices
 M_K, M_KA, M_KS, M_WORK = 0, 1, 2, 3
 NMATS = 4
-#: above this rank the eigenvalue work goes to LAPACK (numpy.linalg inside numba): its
-#: O(r^3) blocked algorithms beat the allocation-free small-matrix kernels, whose advantage
-#: (no call overhead) matters only for small r.
-LAPACK_MIN_RANK = 40
 
 
 def workspace(r: int):
@@ -41,7 +36,7 @@ def workspace(r: int):
     vecs = np.zeros((NVECS, r))
     for k in (V_Q1, V_QA, V_QS):
         vecs[k, 0] = 1.0
-    for k in (V_W1, V_W2):
+    for k in (V_W1, V_W2, V_WA, V_WS):
         vecs[k, 0] = np.nan
     piv = np.zeros(r, dtype=np.int64)
     return mats, vecs, piv
@@ -102,22 +97,20 @@ def diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, out):
         for j in range(r):
             KS[i, j] = K[i, j]
         KS[i, i] -= cs * s[i] * s[i]
-    if r > LAPACK_MIN_RANK:
-        _spectra_lapack(K, KA, KS, delta, d2, n, vecs, out)
-    else:
-        _spectra_small(K, KA, KS, delta, d2, n, mats, vecs, piv, out)
+    _spectra(K, KA, KS, delta, d2, n, mats, vecs, out)
     out[L.DTF] = fd
     out[L.SHARP_MW] = c * am * s[0] * s[0]
 
 
 @jit
-def _spectra_small(K, KA, KS, delta, d2, n, mats, vecs, piv, out):
-    """Eigen-diagnostics for small r, every one warm-started from the previous call.
+def _spectra(K, KA, KS, delta, d2, n, mats, vecs, out):
+    """Eigen-diagnostics, every one warm-started from the previous call (:mod:`.sturm_numba`).
 
-    ``K``: Householder to tridiagonal, Sturm-sequence Newton for lambda_1 and lambda_2
-    (:mod:`.sturm_numba`; the full QL solver as fallback), and inverse iteration with a
-    positive definite shift for ``q_1``. ``K_A``, ``K*``: the certified warm Rayleigh
-    quotient iteration ``max_eigval_warm`` (only their largest eigenvalue is needed).
+    ``K``, ``K_A``, ``K*``: Householder to tridiagonal, then Sturm-sequence Newton from a
+    certified start for the largest eigenvalue (and lambda_2 of ``K``), bisection where
+    Newton stalls. ``q_1``: inverse iteration with the positive definite shift
+    ``(lambda_1 + tau) I - K``. No LAPACK call and no allocation: O(r^3) per call with small
+    constants, as fast as LAPACK's ``syevd`` here up to r ~ 200 and far faster for small r.
     """
     r = K.shape[0]
     work = mats[M_WORK]
@@ -130,68 +123,26 @@ def _spectra_small(K, KA, KS, delta, d2, n, mats, vecs, piv, out):
     for i in range(r):
         scale = max(scale, abs(K[i, i]))
     if not top_eigvec_shifted(K, lam1, scale, q1, tmp, work):
-        top_eigvec(K, lam1, q1, tmp, work, piv)
+        for i in range(r):  # no eigenvector found (not seen in practice): flag D^T v_1
+            tmp[i] = np.nan
     _set_dv1(q1, tmp, delta, d2, out)
-    ev = vecs[V_EV]
-    e = vecs[V_E]
-    out[L.SHARP_MA] = max_eigval_warm(KA, vecs[V_QA], work, piv, e, ev)
-    lam_s = max_eigval_warm(KS, vecs[V_QS], work, piv, e, ev)
+    out[L.SHARP_MA] = _top(KA, work, vecs, V_WA, False)[0]
+    lam_s = _top(KS, work, vecs, V_WS, False)[0]
     out[L.SHARP_MSTAR] = lam_s if (lam_s > 0.0 or n == r) else 0.0
 
 
 @jit
 def _top(B, work, vecs, slot, want2):
     """Largest (and second) eigenvalue of ``B``, warm-started from ``vecs[slot(, +1), 0]``."""
-    r = B.shape[0]
     d = vecs[V_EV]
     e2 = vecs[V_E]
     lo, hi = tridiagonal(B, work, d, e2)
     warm2 = vecs[slot + 1, 0] if want2 else np.nan
     lam1, lam2 = top_two(d, e2, lo, hi, vecs[slot, 0], warm2, want2)
-    if not (lam1 == lam1) or (want2 and r >= 2 and not (lam2 == lam2)):
-        sym_eigvals(B, d, work, e2)
-        lam1 = d[r - 1]
-        lam2 = d[r - 2] if r >= 2 else 0.0
     vecs[slot, 0] = lam1
     if want2:
         vecs[slot + 1, 0] = lam2
     return lam1, lam2
-
-
-@jit
-def _spectra_lapack(K, KA, KS, delta, d2, n, vecs, out):
-    """Eigen-diagnostics through LAPACK (numpy.linalg inside numba) for large r.
-
-    Eigenvalues by ``eigvalsh``; the top eigenvector by two steps of inverse iteration
-    ``(K - (lambda_1 + tau) I) x = q`` (LAPACK ``gesv``) from the previous ``q_1``, with
-    ``tau = 1e-13 lambda_1`` keeping the shifted matrix invertible — far cheaper than
-    all eigenvectors.
-    """
-    r = K.shape[0]
-    ev = np.linalg.eigvalsh(K)
-    lam1 = ev[r - 1]
-    out[L.SHARP] = lam1
-    out[L.LAM2] = _second(ev, r, n)
-    q1 = vecs[V_Q1]
-    tmp = vecs[V_TMP]
-    shifted = K.copy()
-    tau = 1e-13 * abs(lam1) + 1e-300
-    for i in range(r):
-        shifted[i, i] -= lam1 + tau
-    x = q1.copy()
-    for _ in range(2):
-        x = np.linalg.solve(shifted, x)
-        x /= np.sqrt(np.sum(x * x))
-    dot = 0.0
-    for i in range(r):
-        dot += x[i] * q1[i]
-    sign = -1.0 if dot < 0.0 else 1.0
-    for i in range(r):
-        tmp[i] = sign * x[i]
-    _set_dv1(q1, tmp, delta, d2, out)
-    out[L.SHARP_MA] = np.linalg.eigvalsh(KA)[r - 1]
-    lam_s = np.linalg.eigvalsh(KS)[r - 1]
-    out[L.SHARP_MSTAR] = lam_s if (lam_s > 0.0 or n == r) else 0.0
 
 
 @jit

@@ -18,6 +18,7 @@ import numpy as np
 
 from .._numba import jit
 from . import layout as L
+from . import record_numba as R
 from .diagnostics_numba import diagnose
 
 
@@ -221,38 +222,16 @@ def run(A, W, h, state, Ghat, XT, X, Y, U, s, z, y_perp2, eta, t0, t1, steps, ev
     while t < t1:
         if refresh_every > 0 and t % refresh_every == 0 and t > 0:
             refresh(A, W, h, state, Ghat, U, WU)
-        d2, dtf = residual(h, XT, Y, m, D)
-        loss = d2 / n
+        d2, _ = residual(h, XT, Y, m, D)
         a = state[0]
-        ok = loss < max_loss and math.isfinite(a) and abs(a) < max_loss
-        if loss < carry[L.C_WMIN]:
-            carry[L.C_WMIN] = loss
-        if loss > carry[L.C_WMAX]:
-            carry[L.C_WMAX] = loss
-        code = -1
-        if not ok:
-            code = L.DIVERGED
-        elif (d2 - y_perp2) / n <= loss_tol:
-            code = L.CONVERGED
-        elif t == steps:
-            code = L.MAX_STEPS
+        code = R.classify(d2 / n, (d2 - y_perp2) / n, a, t, steps, loss_tol, max_loss, carry)
         if code >= 0 or t % every == 0:
             if carry[L.C_HAVE] == 0.0:
                 full_diagnose(A, W, h, state, Ghat, XT, Y, U, s, z, y_perp2, eta, D, u, G,
                               mats, vecs, piv, row)
-            for k in range(L.NDIAG):
-                rec[nrow, k] = row[k]
-            rec[nrow, L.LOSS_MIN] = carry[L.C_WMIN]
-            rec[nrow, L.LOSS_MAX] = carry[L.C_WMAX]
-            carry[L.C_WMIN] = math.inf
-            carry[L.C_WMAX] = -math.inf
-            rec_step[nrow] = t
-            if code == L.DIVERGED:
-                rec[nrow, L.SHARP_NEXT] = math.nan
-                rec[nrow, L.A_NEXT] = math.nan
-            else:
-                lookahead = code >= 0
-                if lookahead:
+            R.write_row(rec, rec_step, nrow, row, carry, t, code)
+            if code != L.DIVERGED:
+                if code >= 0:  # look ahead on a scratch copy: the state stays at step t
                     sA[:] = A
                     sW[:, :] = W
                     sh[:] = h
@@ -265,15 +244,11 @@ def run(A, W, h, state, Ghat, XT, X, Y, U, s, z, y_perp2, eta, t0, t1, steps, ev
                     step(A, W, h, state, Ghat, XT, X, Y, U, eta, D, p, kq, hb)
                     full_diagnose(A, W, h, state, Ghat, XT, Y, U, s, z, y_perp2, eta, D, u, G,
                                   mats, vecs, piv, row)
-                rec[nrow, L.SHARP_NEXT] = row[L.SHARP]
-                rec[nrow, L.A_NEXT] = row[L.A_NORM2]
-                carry[L.C_HAVE] = 0.0 if lookahead else 1.0
+                R.write_next(rec, nrow, row, carry, code < 0)
             nrow += 1
             status[2] = nrow
             if code >= 0:
-                status[0] = code
-                status[1] = t
-                status[3] = t
+                R.finish(status, code, t)
                 return
         else:
             step(A, W, h, state, Ghat, XT, X, Y, U, eta, D, p, kq, hb)

@@ -12,10 +12,10 @@ and exact GD adds the second-order terms (``order = 1``; ``order = 0`` drops the
     G' = G + eta dG/dt + (4 eta^2 a/(n^2 m^2)) g g^T
 """
 
-import math
 
 from .._numba import jit
 from . import layout as L
+from . import record_numba as R
 from .diagnostics_numba import diagnose
 
 
@@ -107,36 +107,14 @@ def run(state, u, G, s, z, y_perp2, n, m, eta, order, t0, t1, steps, every, loss
     t = t0
     while t < t1:
         ex, fd = residual_terms(u, s, z, g)
-        loss = (ex + y_perp2) / n
         a = state[0]
-        ok = loss < max_loss and math.isfinite(a) and abs(a) < max_loss
-        if loss < carry[L.C_WMIN]:
-            carry[L.C_WMIN] = loss
-        if loss > carry[L.C_WMAX]:
-            carry[L.C_WMAX] = loss
-        code = -1
-        if not ok:
-            code = L.DIVERGED
-        elif ex / n <= loss_tol:
-            code = L.CONVERGED
-        elif t == steps:
-            code = L.MAX_STEPS
+        code = R.classify((ex + y_perp2) / n, ex / n, a, t, steps, loss_tol, max_loss, carry)
         if code >= 0 or t % every == 0:
             if carry[L.C_HAVE] == 0.0:
                 diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, row)
-            for k in range(L.NDIAG):
-                rec[nrow, k] = row[k]
-            rec[nrow, L.LOSS_MIN] = carry[L.C_WMIN]
-            rec[nrow, L.LOSS_MAX] = carry[L.C_WMAX]
-            carry[L.C_WMIN] = math.inf
-            carry[L.C_WMAX] = -math.inf
-            rec_step[nrow] = t
-            if code == L.DIVERGED:
-                rec[nrow, L.SHARP_NEXT] = math.nan
-                rec[nrow, L.A_NEXT] = math.nan
-            else:
-                lookahead = code >= 0
-                if lookahead:
+            R.write_row(rec, rec_step, nrow, row, carry, t, code)
+            if code != L.DIVERGED:
+                if code >= 0:  # look ahead on a scratch copy: the state stays at step t
                     sstate[0] = state[0]
                     for i in range(r):
                         su[i] = u[i]
@@ -147,15 +125,11 @@ def run(state, u, G, s, z, y_perp2, n, m, eta, order, t0, t1, steps, every, loss
                 else:
                     step(state, u, G, s, z, n, m, eta, order, g, Gg)
                     diagnose(state[0], u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, row)
-                rec[nrow, L.SHARP_NEXT] = row[L.SHARP]
-                rec[nrow, L.A_NEXT] = row[L.A_NORM2]
-                carry[L.C_HAVE] = 0.0 if lookahead else 1.0
+                R.write_next(rec, nrow, row, carry, code < 0)
             nrow += 1
             status[2] = nrow
             if code >= 0:
-                status[0] = code
-                status[1] = t
-                status[3] = t
+                R.finish(status, code, t)
                 return
         else:
             step(state, u, G, s, z, n, m, eta, order, g, Gg)

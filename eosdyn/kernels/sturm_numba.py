@@ -15,8 +15,8 @@ The second eigenvalue follows the same way on ``f(x) / (lambda_1 - x)`` (implici
 started from a point with exactly one eigenvalue above it.
 
 Warm starts come from the previous step's values; a start that the inertia count rejects
-is widened, then replaced by a Gershgorin bound. The caller falls back to a full solver when
-``nan`` is returned (no convergence within the iteration cap).
+is widened, then replaced by a Gershgorin bound; where Newton does not converge within its
+iteration cap, Sturm bisection (unconditionally convergent) takes over.
 """
 
 import math
@@ -109,11 +109,26 @@ def _newton_down(d, e2, x, scale, lam_above):
 
 
 @jit
+def bisect(d, e2, lo, hi, j, scale):
+    """The ``j``-th smallest eigenvalue of ``T`` (0-based) by Sturm bisection on ``[lo, hi]``
+    (LAPACK ``stebz``'s method): slow but unconditionally convergent, the fallback."""
+    for _ in range(400):
+        mid = 0.5 * (lo + hi)
+        if hi - lo <= 2.0 * _EPS * max(abs(lo), abs(hi), 1e-3 * scale) or mid <= lo or mid >= hi:
+            return mid
+        if count_below(d, e2, mid, scale) >= j + 1:
+            hi = mid
+        else:
+            lo = mid
+    return 0.5 * (lo + hi)
+
+
+@jit
 def top_two(d, e2, lo, hi, warm1, warm2, want2):
-    """Largest (and, if ``want2``, second largest) eigenvalue of ``T``; ``nan`` on failure.
+    """Largest (and, if ``want2``, second largest) eigenvalue of ``T``.
 
     ``warm1``/``warm2`` are the previous values (``nan`` if none); ``lo``/``hi`` Gershgorin
-    bounds.
+    bounds. Newton from a certified start; :func:`bisect` where Newton does not converge.
     """
     r = d.shape[0]
     scale = max(abs(lo), abs(hi))
@@ -121,7 +136,9 @@ def top_two(d, e2, lo, hi, warm1, warm2, want2):
         return 0.0, 0.0
     x = _start_above(d, e2, warm1, r, hi, scale)
     lam1 = _newton_down(d, e2, x, scale, math.inf)
-    if not want2 or r < 2 or not (lam1 == lam1):
+    if not (lam1 == lam1):
+        lam1 = bisect(d, e2, lo, hi, r - 1, scale)
+    if not want2 or r < 2:
         return lam1, math.nan
     # a start with exactly one eigenvalue (lambda_1) above it
     y = math.nan
@@ -146,9 +163,11 @@ def top_two(d, e2, lo, hi, warm1, warm2, want2):
             if b - a <= _EPS * scale:
                 y = c
                 break
-    if not (y == y) or y >= lam1:
-        return lam1, math.nan
-    lam2 = _newton_down(d, e2, y, scale, lam1)
+    lam2 = math.nan
+    if y == y and y < lam1:
+        lam2 = _newton_down(d, e2, y, scale, lam1)
+    if not (lam2 == lam2):
+        lam2 = bisect(d, e2, lo, lam1, r - 2, scale)
     return lam1, lam2
 
 
@@ -166,16 +185,37 @@ def _start_above(d, e2, warm, r, hi, scale):
 
 @jit
 def top_eigvec_shifted(B, lam1, scale, v_prev, v_out, work):
-    """Unit top eigenvector of ``B`` by two steps of inverse iteration with the positive
-    definite ``S = (lam1 + tau) I - B``, ``tau = 1e-10 scale``: an ``LDL^T`` factorisation
-    (no pivoting needed) and two solves from ``v_prev``; the sign makes ``v_out . v_prev >= 0``.
+    """Unit top eigenvector of ``B`` by inverse iteration with the positive definite
+    ``S = (lam1 + tau) I - B``: an ``LDL^T`` factorisation (no pivoting needed) and solves
+    from ``v_prev`` until ``||B v - lam1 v|| <= 1e-9 scale``, then one more (each solve
+    shrinks the other components by ~tau / gap); the sign makes
+    ``v_out . v_prev >= 0``.
 
-    Returns False (``v_out`` undefined) when ``S`` is not numerically positive definite or
-    ``v_prev`` is (numerically) orthogonal to the eigenvector; the caller then falls back.
+    ``tau = 1e-10 scale`` first (one or two solves suffice from a warm start); should that
+    fail (``S`` numerically indefinite, or a start orthogonal to the eigenvector), larger
+    shifts and other start vectors follow. Returns False if every attempt failed.
     """
+    for attempt in range(6):
+        tau = (1e-10, 1e-10, 1e-7, 1e-7, 1e-4, 1e-4)[attempt] * scale + _TINY
+        if not _ldlt(B, lam1 + tau, work):
+            continue
+        _start(v_prev, v_out, attempt % 2)
+        for _ in range(8):
+            if not _solve_normalise(work, v_out):
+                break
+            if _residual(B, lam1, v_out) <= 1e-9 * scale:
+                # converged in direction; one more solve takes the error to rounding level
+                if _solve_normalise(work, v_out):
+                    _orient(v_out, v_prev)
+                    return True
+    return False
+
+
+@jit
+def _ldlt(B, sigma, work):
+    """``LDL^T`` of ``sigma I - B`` into ``work`` (unit L below, D on the diagonal); False
+    unless every pivot is positive."""
     r = B.shape[0]
-    sigma = lam1 + 1e-10 * scale + _TINY
-    # LDL^T of S into work: unit lower L below the diagonal, D on the diagonal
     for j in range(r):
         dj = sigma - B[j, j]
         for k in range(j):
@@ -188,46 +228,69 @@ def top_eigvec_shifted(B, lam1, scale, v_prev, v_out, work):
             for k in range(j):
                 acc -= work[i, k] * work[j, k] * work[k, k]
             work[i, j] = acc / dj
+    return True
+
+
+@jit
+def _start(v_prev, v, kind):
+    """Start vector: ``v_prev`` (kind 0, if nonzero), else a fixed mixed-sign vector."""
+    r = v.shape[0]
     nrm = 0.0
     for i in range(r):
-        v_out[i] = v_prev[i]
         nrm += v_prev[i] * v_prev[i]
-    if not (nrm > 0.0):
-        for i in range(r):
-            v_out[i] = 1.0
-    for _ in range(2):
-        for i in range(r):  # L y = x
-            acc = v_out[i]
-            for k in range(i):
-                acc -= work[i, k] * v_out[k]
-            v_out[i] = acc
-        for i in range(r):  # D z = y
-            v_out[i] /= work[i, i]
-        for i in range(r - 1, -1, -1):  # L^T w = z
-            acc = v_out[i]
-            for k in range(i + 1, r):
-                acc -= work[k, i] * v_out[k]
-            v_out[i] = acc
-        nrm = 0.0
-        for i in range(r):
-            nrm += v_out[i] * v_out[i]
-        nrm = math.sqrt(nrm)
-        if not (nrm > 0.0 and nrm < math.inf):
-            return False
-        for i in range(r):
-            v_out[i] /= nrm
-    # the residual certifies the direction: ||B v - lam1 v|| small relative to the scale
-    res = 0.0
-    dot = 0.0
     for i in range(r):
-        acc = -lam1 * v_out[i]
-        for j in range(r):
-            acc += B[i, j] * v_out[j]
-        res += acc * acc
-        dot += v_out[i] * v_prev[i]
-    if not (math.sqrt(res) <= 1e-9 * scale):
+        if kind == 0 and nrm > 0.0:
+            v[i] = v_prev[i]
+        else:
+            v[i] = 1.0 + 0.5 * ((i * 7919) % 13) / 13.0
+
+
+@jit
+def _solve_normalise(work, v):
+    """``v <- (L D L^T)^{-1} v / ||.||``; False on overflow or a zero result."""
+    r = v.shape[0]
+    for i in range(r):
+        acc = v[i]
+        for k in range(i):
+            acc -= work[i, k] * v[k]
+        v[i] = acc
+    for i in range(r):
+        v[i] /= work[i, i]
+    for i in range(r - 1, -1, -1):
+        acc = v[i]
+        for k in range(i + 1, r):
+            acc -= work[k, i] * v[k]
+        v[i] = acc
+    nrm = 0.0
+    for i in range(r):
+        nrm += v[i] * v[i]
+    nrm = math.sqrt(nrm)
+    if not (nrm > 0.0 and nrm < math.inf):
         return False
-    if dot < 0.0:
-        for i in range(r):
-            v_out[i] = -v_out[i]
+    for i in range(r):
+        v[i] /= nrm
     return True
+
+
+@jit
+def _residual(B, lam, v):
+    """``||B v - lam v||``."""
+    r = v.shape[0]
+    res = 0.0
+    for i in range(r):
+        acc = -lam * v[i]
+        for j in range(r):
+            acc += B[i, j] * v[j]
+        res += acc * acc
+    return math.sqrt(res)
+
+
+@jit
+def _orient(v, ref):
+    """Flip ``v`` so that ``v . ref >= 0``."""
+    dot = 0.0
+    for i in range(v.shape[0]):
+        dot += v[i] * ref[i]
+    if dot < 0.0:
+        for i in range(v.shape[0]):
+            v[i] = -v[i]
