@@ -59,3 +59,23 @@ def test_top_eigvec_shifted_matches_eigh(r, seed):
     assert abs(out @ V[:, -1]) >= 1 - 1e-10
     assert out @ prev >= 0
     assert abs(np.linalg.norm(out) - 1) < 1e-14
+
+
+@settings(deadline=None, max_examples=60)
+@given(r=st.integers(1, 30), seed=st.integers(0, 10**6), kind=st.sampled_from(["psd", "sym", "graded"]),
+       warm=st.sampled_from(["exact", "near", "other", "zero"]))
+def test_max_eig_certified_is_right_or_declines(r, seed, kind, warm):
+    """Certified: either the largest eigenvalue (to rounding) or nan — never another one."""
+    from eosdyn.kernels.sturm_numba import max_eig_certified
+
+    B = _matrix(r, seed, kind)
+    ev, V = np.linalg.eigh(B)
+    rng = np.random.default_rng(seed)
+    v = {"exact": V[:, -1], "near": V[:, -1] + 1e-4 * rng.standard_normal(r),
+         "other": V[:, 0], "zero": np.zeros(r)}[warm].copy()
+    scale = np.abs(np.diag(B)).max() + np.abs(B).max()
+    lam = max_eig_certified(B, v, scale, np.zeros((r, r)))
+    if warm in ("exact", "near") and ev[-1] - (ev[-2] if r > 1 else -np.inf) > 1e-6 * scale:
+        assert np.isfinite(lam)
+    if np.isfinite(lam):
+        assert abs(lam - ev[-1]) <= 1e-13 * r * scale

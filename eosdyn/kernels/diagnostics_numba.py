@@ -18,7 +18,7 @@ import numpy as np
 
 from .._numba import jit
 from . import layout as L
-from .sturm_numba import top_eigvec_shifted, top_two, tridiagonal
+from .sturm_numba import max_eig_certified, top_eigvec_shifted, top_two, tridiagonal
 
 # rows of the ``vecs`` workspace (r,)-vectors; V_Q1.. persist between calls (warm starts:
 # eigenvectors, and in element 0 of V_W1, V_W2 the previous lambda_1, lambda_2 of K)
@@ -97,18 +97,20 @@ def diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, out):
         for j in range(r):
             KS[i, j] = K[i, j]
         KS[i, i] -= cs * s[i] * s[i]
-    _spectra(K, KA, KS, delta, d2, n, mats, vecs, out)
+    _spectra(K, KA, KS, delta, d2, n, mats, vecs, piv, out)
     out[L.DTF] = fd
     out[L.SHARP_MW] = c * am * s[0] * s[0]
 
 
 @jit
-def _spectra(K, KA, KS, delta, d2, n, mats, vecs, out):
+def _spectra(K, KA, KS, delta, d2, n, mats, vecs, piv, out):
     """Eigen-diagnostics, every one warm-started from the previous call (:mod:`.sturm_numba`).
 
-    ``K``, ``K_A``, ``K*``: Householder to tridiagonal, then Sturm-sequence Newton from a
-    certified start for the largest eigenvalue (and lambda_2 of ``K``), bisection where
-    Newton stalls. ``q_1``: inverse iteration with the positive definite shift
+    ``K``: Householder to tridiagonal, then Sturm-sequence Newton from a certified start for
+    lambda_1 and lambda_2, bisection where Newton stalls. ``K_A``, ``K*``: the Rayleigh
+    quotient of a warm vector certified by an inertia test, refined by shift-and-invert
+    (:func:`.sturm_numba.max_eig_certified`), the Sturm kernels as fallback. ``q_1``:
+    inverse iteration with the positive definite shift
     ``(lambda_1 + tau) I - K``. No LAPACK call and no allocation: O(r^3) per call with small
     constants, as fast as LAPACK's ``syevd`` here up to r ~ 200 and far faster for small r.
     """
@@ -126,9 +128,24 @@ def _spectra(K, KA, KS, delta, d2, n, mats, vecs, out):
         for i in range(r):  # no eigenvector found (not seen in practice): flag D^T v_1
             tmp[i] = np.nan
     _set_dv1(q1, tmp, delta, d2, out)
-    out[L.SHARP_MA] = _top(KA, work, vecs, V_WA, False)[0]
-    lam_s = _top(KS, work, vecs, V_WS, False)[0]
+    out[L.SHARP_MA] = _top_warm(KA, work, vecs, V_QA, V_WA, scale)
+    lam_s = _top_warm(KS, work, vecs, V_QS, V_WS, scale)
     out[L.SHARP_MSTAR] = lam_s if (lam_s > 0.0 or n == r) else 0.0
+
+
+@jit
+def _top_warm(B, work, vecs, vslot, wslot, scale):
+    """``lambda_max(B)``: certified from the warm vector ``vecs[vslot]`` (O(r^3/6) per check),
+    else by the Sturm kernels (whose O(4 r^3/3) reduction costs more for large r)."""
+    lam = max_eig_certified(B, vecs[vslot], scale, work)
+    if not (lam == lam):
+        lam = _top(B, work, vecs, wslot, False)[0]
+        v = vecs[vslot]
+        tmp = vecs[V_TMP]
+        if top_eigvec_shifted(B, lam, scale, v, tmp, work):  # a good warm vector for next time
+            for i in range(v.shape[0]):
+                v[i] = tmp[i]
+    return lam
 
 
 @jit

@@ -34,20 +34,33 @@ def residual_terms(u, s, z, g):
 
 
 @jit
-def velocity(a, u, G, s, z, n, m, du, dG, g, Gg):
-    """Gradient-flow velocity at ``(a, u, G)``: fills ``du``, ``dG``, returns ``da``.
+def gradient_terms(u, G, s, z, g, Gg):
+    """The gradient of the loss in the reduced state, shared by the map and the flow.
 
-    Also leaves ``g`` and ``G g`` in the scratch vectors ``g`` and ``Gg``.
+    Fills ``g = S (S u - z)`` and ``G g``; returns ``(||delta||^2, FD, u.g, g^T G g)``.
     """
     r = s.shape[0]
-    residual_terms(u, s, z, g)
+    ex, fd = residual_terms(u, s, z, g)
     ug = 0.0
+    gGg = 0.0
     for i in range(r):
         acc = 0.0
         for j in range(r):
             acc += G[i, j] * g[j]
         Gg[i] = acc
         ug += u[i] * g[i]
+        gGg += g[i] * acc
+    return ex, fd, ug, gGg
+
+
+@jit
+def velocity(a, u, G, s, z, n, m, du, dG, g, Gg):
+    """Gradient-flow velocity at ``(a, u, G)``: fills ``du``, ``dG``, returns ``da``.
+
+    Also leaves ``g`` and ``G g`` in the scratch vectors ``g`` and ``Gg``.
+    """
+    r = s.shape[0]
+    ug = gradient_terms(u, G, s, z, g, Gg)[2]
     cu = 2.0 / n
     ca = 2.0 * a / (n * m)
     cg = 2.0 / (n * m)
@@ -62,20 +75,12 @@ def velocity(a, u, G, s, z, n, m, du, dG, g, Gg):
 def step(state, u, G, s, z, n, m, eta, order, g, Gg):
     """One GD step in place: ``state[0] = a``, ``u`` (r,), ``G`` (r, r) -> their images.
 
-    ``order = 1`` is exact GD, ``order = 0`` the first-order map (Euler step of the flow).
+    ``order = 1`` is exact GD, ``order = 0`` the first-order map (Euler step of the flow):
+    ``x' = x + eta * velocity(x)`` plus, for exact GD, the eta^2 terms of the module docstring.
     """
     r = s.shape[0]
     a = state[0]
-    ex, fd = residual_terms(u, s, z, g)
-    ug = 0.0
-    gGg = 0.0
-    for i in range(r):
-        acc = 0.0
-        for j in range(r):
-            acc += G[i, j] * g[j]
-        Gg[i] = acc
-        ug += u[i] * g[i]
-        gGg += g[i] * acc
+    ex, fd, ug, gGg = gradient_terms(u, G, s, z, g, Gg)
     e2 = order * eta * eta
     k_G1 = 2.0 * eta / (n * m)
     k_G2 = 4.0 * e2 * a / (n * n * m * m)

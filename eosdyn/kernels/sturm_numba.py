@@ -294,3 +294,43 @@ def _orient(v, ref):
     if dot < 0.0:
         for i in range(v.shape[0]):
             v[i] = -v[i]
+
+
+@jit
+def max_eig_certified(B, v, scale, work):
+    """``lambda_max(B)`` from a warm unit vector ``v`` (updated in place), or ``nan``.
+
+    With ``theta = v^T B v`` (a lower bound of lambda_max) and ``rho = ||B v - theta v||``,
+    an ``LDL^T`` inertia test of ``sigma I - B``, ``sigma = theta + max(rho, tol)``, proves
+    ``lambda_max <= sigma``; once ``sigma - theta <= tol = 4 eps (|theta| + r scale)`` the
+    answer is certified. Otherwise ``v`` takes one shift-and-invert step
+    ``v <- (sigma I - B)^{-1} v`` (the factorisation is positive definite) and the test
+    repeats. ``nan`` when the test fails (something above ``theta + rho``: ``v`` is not near the
+    top eigenvector) or after 6 steps; the caller then falls back to the Sturm kernels.
+    """
+    r = B.shape[0]
+    nrm = 0.0
+    for i in range(r):
+        nrm += v[i] * v[i]
+    nrm = math.sqrt(nrm)
+    if not (nrm > 0.0 and nrm < math.inf):
+        return math.nan
+    for i in range(r):
+        v[i] /= nrm
+    for _ in range(6):
+        theta = 0.0
+        for i in range(r):
+            acc = 0.0
+            for j in range(r):
+                acc += B[i, j] * v[j]
+            theta += v[i] * acc
+        rho = _residual(B, theta, v)
+        tol = 4.0 * _EPS * (abs(theta) + r * scale)
+        sigma = theta + max(rho, tol)
+        if not _ldlt(B, sigma, work):
+            return math.nan
+        if rho <= tol:  # then sigma = theta + tol
+            return theta
+        if not _solve_normalise(work, v):
+            return math.nan
+    return math.nan
