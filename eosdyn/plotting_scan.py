@@ -14,21 +14,15 @@ import numpy as np
 import xarray as xr
 
 from .errors import EosdynError
-from .plotting import save
+from .plotting import check_path, save
 
-FORMATS = (".png", ".pdf", ".svg")
 PHASE_COLOURS = ("#c7c7c7", "#9ecae1", "#fdae6b", "#74c476", "#de2d26")  # lazy .. divergent
 PHASE_LABELS = ("lazy", "sharpening", "catapult", "edge of stability", "divergent")
 
 
 def check_figure_path(path, option: str = "--plot") -> Path:
     """``path`` as a Path; one-line error unless it has a figure suffix and its folder exists."""
-    p = Path(path)
-    if p.suffix.lower() not in FORMATS:
-        raise EosdynError(f"{option} {str(p)!r}: the suffix must be one of {', '.join(FORMATS)}")
-    if not p.parent.resolve().is_dir():
-        raise EosdynError(f"{option} {str(p)!r}: folder {str(p.parent)!r} does not exist")
-    return p
+    return check_path(path, option)
 
 
 def _figure(width, height, **kw):
