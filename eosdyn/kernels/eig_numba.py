@@ -455,6 +455,20 @@ def _lu_solve(work, piv, x):
 
 
 @jit
+def _inf_norm(B):
+    """``||B||_inf``, the largest absolute row sum."""
+    n = B.shape[0]
+    anorm = 0.0
+    for i in range(n):
+        rs = 0.0
+        for j in range(n):
+            rs += abs(B[i, j])
+        if rs > anorm:
+            anorm = rs
+    return anorm
+
+
+@jit
 def _normalize(x):
     """Scale ``x`` to unit 2-norm in place and return the norm it had (0 leaves ``x``)."""
     n = x.shape[0]
@@ -545,13 +559,7 @@ def top_eigvec(B, lam, v_prev, v_out, work, piv):
     if n == 1:
         v_out[0] = -1.0 if v_prev[0] < 0.0 else 1.0
         return
-    anorm = 0.0
-    for i in range(n):
-        rs = 0.0
-        for j in range(n):
-            rs += abs(B[i, j])
-        if rs > anorm:
-            anorm = rs
+    anorm = _inf_norm(B)
     pnorm = 0.0
     for i in range(n):
         pnorm += v_prev[i] * v_prev[i]
@@ -737,13 +745,7 @@ def max_eigval_warm(B, v, work, piv, e, out):
     if n == 1:
         v[0] = -1.0 if v[0] < 0.0 else 1.0
         return B[0, 0]
-    anorm = 0.0
-    for i in range(n):
-        rs = 0.0
-        for j in range(n):
-            rs += abs(B[i, j])
-        if rs > anorm:
-            anorm = rs
+    anorm = _inf_norm(B)
     vnorm = 0.0
     for i in range(n):
         vnorm += v[i] * v[i]

@@ -22,7 +22,7 @@ iteration cap, Sturm bisection (unconditionally convergent) takes over.
 import math
 
 from .._numba import jit
-from .eig_numba import _tridiagonalize
+from .eig_numba import _ldlt_posdef, _ldlt_solve, _normalize, _orient, _tridiagonalize
 
 _EPS = 2.220446049250313e-16
 _MAXIT = 60
@@ -197,7 +197,7 @@ def top_eigvec_shifted(B, lam1, scale, v_prev, v_out, work):
     """
     for attempt in range(6):
         tau = (1e-10, 1e-10, 1e-7, 1e-7, 1e-4, 1e-4)[attempt] * scale + _TINY
-        if not _ldlt(B, lam1 + tau, work):
+        if not _ldlt_posdef(B, 1.0, lam1 + tau, work):
             continue
         _start(v_prev, v_out, attempt % 2)
         for _ in range(8):
@@ -209,26 +209,6 @@ def top_eigvec_shifted(B, lam1, scale, v_prev, v_out, work):
                     _orient(v_out, v_prev)
                     return True
     return False
-
-
-@jit
-def _ldlt(B, sigma, work):
-    """``LDL^T`` of ``sigma I - B`` into ``work`` (unit L below, D on the diagonal); False
-    unless every pivot is positive."""
-    r = B.shape[0]
-    for j in range(r):
-        dj = sigma - B[j, j]
-        for k in range(j):
-            dj -= work[j, k] * work[j, k] * work[k, k]
-        if not (dj > 0.0):
-            return False
-        work[j, j] = dj
-        for i in range(j + 1, r):
-            acc = -B[i, j]
-            for k in range(j):
-                acc -= work[i, k] * work[j, k] * work[k, k]
-            work[i, j] = acc / dj
-    return True
 
 
 @jit
@@ -247,29 +227,11 @@ def _start(v_prev, v, kind):
 
 @jit
 def _solve_normalise(work, v):
-    """``v <- (L D L^T)^{-1} v / ||.||``; False on overflow or a zero result."""
-    r = v.shape[0]
-    for i in range(r):
-        acc = v[i]
-        for k in range(i):
-            acc -= work[i, k] * v[k]
-        v[i] = acc
-    for i in range(r):
-        v[i] /= work[i, i]
-    for i in range(r - 1, -1, -1):
-        acc = v[i]
-        for k in range(i + 1, r):
-            acc -= work[k, i] * v[k]
-        v[i] = acc
-    nrm = 0.0
-    for i in range(r):
-        nrm += v[i] * v[i]
-    nrm = math.sqrt(nrm)
-    if not (nrm > 0.0 and nrm < math.inf):
-        return False
-    for i in range(r):
-        v[i] /= nrm
-    return True
+    """``v <- (L D L^T)^{-1} v / ||.||`` with the factors of ``_ldlt_posdef``; False on
+    overflow or a zero result."""
+    _ldlt_solve(work, v)
+    nrm = _normalize(v)
+    return nrm > 0.0 and nrm < math.inf
 
 
 @jit
@@ -283,17 +245,6 @@ def _residual(B, lam, v):
             acc += B[i, j] * v[j]
         res += acc * acc
     return math.sqrt(res)
-
-
-@jit
-def _orient(v, ref):
-    """Flip ``v`` so that ``v . ref >= 0``."""
-    dot = 0.0
-    for i in range(v.shape[0]):
-        dot += v[i] * ref[i]
-    if dot < 0.0:
-        for i in range(v.shape[0]):
-            v[i] = -v[i]
 
 
 @jit
@@ -327,7 +278,7 @@ def max_eig_certified(B, v, scale, work):
         rho = _residual(B, theta, v)
         tol = 4.0 * _EPS * (abs(theta) + r * scale)
         sigma = theta + max(rho, tol)
-        if not _ldlt(B, sigma, work):
+        if not _ldlt_posdef(B, 1.0, sigma, work):
             return math.nan
         if rho <= tol:  # then sigma = theta + tol
             return theta
