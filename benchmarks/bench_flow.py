@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 import eosdyn
-from eosdyn.check import run_checks
+from eosdyn.analysis.check import run_checks
 
 
 def best(f, repeats):

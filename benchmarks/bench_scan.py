@@ -49,8 +49,8 @@ def main():
                     help="also time `eosdyn bifurcation --range 0.002:0.2:512:log` (1e5 steps/value)")
     args = ap.parse_args()
     import eosdyn
-    from eosdyn import scan as S
-    from eosdyn.params import make_params
+    from eosdyn.analysis import scan as S
+    from eosdyn.model.params import make_params
 
     cells = args.cells or (16 if args.quick else 32)
     steps = args.steps or (20_000 if args.quick else 100_000)
@@ -60,7 +60,7 @@ def main():
     work = cells * steps
     tmp = Path(tempfile.mkdtemp(prefix="bench_scan."))
     try:
-        S.scan(S.make_spec(make_params(steps=200), ["eta=0.01,0.02"]), tmp / "warm.zarr", backend="serial")
+        S.run_scan(S.make_spec(make_params(steps=200), ["eta=0.01,0.02"]), tmp / "warm.zarr", backend="serial")
         S.compute_block(spec, 0, True)
         rows, ref = [], None
 
@@ -82,7 +82,7 @@ def main():
             nw = 1 if backend == "serial" else workers
 
             def run(r, backend=backend, nw=nw):
-                S.scan(spec, tmp / f"{backend}{r}.zarr", backend=backend, workers=nw)
+                S.run_scan(spec, tmp / f"{backend}{r}.zarr", backend=backend, workers=nw)
 
             timed(f"scan {backend} ({nw} core{'s' if nw > 1 else ''})", run)
             ds = S.open_scan(tmp / f"{backend}0.zarr").load()
@@ -94,11 +94,11 @@ def main():
         t0 = time.perf_counter()
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cl:
             with Client(cl) as client:
-                client.run(lambda: __import__("eosdyn.scan"))
+                client.run(lambda: __import__("eosdyn.analysis.scan"))
                 startup = time.perf_counter() - t0
 
                 def dask(r):
-                    S.scan(spec, tmp / f"dask{r}.zarr", scheduler=cl.scheduler_address)
+                    S.run_scan(spec, tmp / f"dask{r}.zarr", scheduler=cl.scheduler_address)
 
                 timed("scan dask LocalCluster (2 workers)", dask)
         xr.testing.assert_identical(S.open_scan(tmp / "dask0.zarr").load(), ref)
@@ -121,7 +121,7 @@ def report(rows, work, cells, steps, workers, startup):
 
 
 def bifurcation_timing(workers):
-    from eosdyn.bifurcation import bifurcation
+    from eosdyn.analysis.bifurcation import bifurcation
 
     for backend, nw in (("serial", 1), ("auto", workers)):
         t0 = time.perf_counter()

@@ -8,16 +8,16 @@ import time
 import numpy as np
 import xarray as xr
 
-from . import data as data_mod
-from . import init as init_mod
 from ._version import __version__
-from .datasets import options_from
 from .engines import METHODS, Problem
 from .errors import DataError
+from .io.schema import annotate
 from .kernels import layout as L
-from .params import AUTO_MATERIALISE_LIMIT, Params, make_params
+from .model import data as data_mod
+from .model import init as init_mod
+from .model.datasets import options_from
+from .model.params import AUTO_MATERIALISE_LIMIT, Params, make_params
 from .progress import progress_bar
-from .schema import annotate
 
 
 def simulate(
@@ -37,14 +37,14 @@ def simulate(
     progress : bool
         Show a progress bar (for runs longer than a couple of seconds).
     **kwargs
-        Any field of :class:`~eosdyn.params.Params`: ``m``, ``eta``, ``steps``, ``engine``,
+        Any field of :class:`~eosdyn.model.params.Params`: ``m``, ``eta``, ``steps``, ``engine``,
         ``seed``, ``n``, ``rank``, ``lambda_max``, ``lambda_min``, ``init_scale``, ``data``,
         ``init``, ``record_every``, ...
 
     Returns
     -------
     xarray.Dataset
-        Variables of :data:`eosdyn.schema.VARIABLES` over ``step``; attrs carry the status
+        Variables of :data:`eosdyn.io.schema.VARIABLES` over ``step``; attrs carry the status
         (``converged`` / ``diverged`` / ``max_steps``), provenance and every parameter.
         The update rule is ``A' = A - eta dL/dA``, ``W' = W - eta dL/dW`` with
         ``L = ||X^T W^T A / sqrt(m) - Y||^2 / n``.
@@ -102,14 +102,14 @@ def run_problem(pb: Problem, progress: bool = False, wrap=None) -> xr.Dataset:
     """Run the engine over all steps in chunks (for the progress bar) and label the result.
 
     ``wrap(engine)``, if given, returns a stand-in with the same interface (e.g. an
-    :class:`eosdyn.recorder.RowRecorder` measuring something at every recorded step).
+    :class:`eosdyn.engines.recorder.RowRecorder` measuring something at every recorded step).
     """
     p = pb.params
     engine = METHODS[p.engine](pb)
     if wrap is not None:
         engine = wrap(engine)
     if p.hessian:  # drives the engine row by row and adds ``sharpness_hessian``
-        from .hessian import HessianRecorder
+        from .analysis.hessian import HessianRecorder
 
         engine = HessianRecorder(engine)
     total = p.steps + 1

@@ -87,7 +87,7 @@ def test_strided_recording_matches_every_step():
 
 
 def test_memory_bound_for_long_runs():
-    from eosdyn.params import make_params
+    from eosdyn.model.params import make_params
 
     p = make_params(steps=10**8)
     assert p.stride == 1000  # 1e5 rows, not 1e8

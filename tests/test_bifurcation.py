@@ -7,10 +7,10 @@ import pytest
 from click.testing import CliRunner
 
 import eosdyn
-from eosdyn.bifurcation import NOT_SETTLED, bifurcation, detect_period, regimes
+from eosdyn.analysis.bifurcation import NOT_SETTLED, bifurcation, detect_period, regimes
 from eosdyn.cli import main
 from eosdyn.errors import ParameterError
-from eosdyn.params import make_params
+from eosdyn.model.params import make_params
 
 
 def run_cli(*args):

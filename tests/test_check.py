@@ -11,8 +11,9 @@ from click.testing import CliRunner
 from test_hessian import dense_hessian
 
 import eosdyn
-from eosdyn import check as C
-from eosdyn import replay
+from eosdyn.analysis import check as C
+from eosdyn.analysis import replay
+from eosdyn.analysis.check import statements as CS
 from eosdyn.cli import main
 
 from reference import diagnostics, gd_params, matrices, reduced_map
@@ -116,38 +117,38 @@ def ctx(ds, **P):
 
 def test_assumption_3_1_verdicts():
     up = np.linspace(1, 5, 10)
-    assert C.assumption_3_1(ctx(hand_run(up))).holds is True
+    assert CS.assumption_3_1(ctx(hand_run(up))).holds is True
     a = up.copy()
     a[4] = a[3] - 0.1   # ||A|| falls from step 3 to 4 while Lambda rises: one anomaly, at 3
-    row = C.assumption_3_1(ctx(hand_run(up, a)))
+    row = CS.assumption_3_1(ctx(hand_run(up, a)))
     assert row.holds is False and list(row.failing) == [3]
 
 
 def test_theorem_1_verdicts():
     lam = np.linspace(1, 9, 20)          # eta = 0.1: M* = lam / 2 exceeds 1/eta = 10 never
-    assert C.theorem_1(ctx(hand_run(lam))).holds is True
+    assert CS.theorem_1(ctx(hand_run(lam))).holds is True
     bad = lam.copy()
     bad[7] = bad[6] - 0.01               # Lambda falls from 6 to 7 -> fails at t = 6 (t >= 1)
-    row = C.theorem_1(ctx(hand_run(bad)))
+    row = CS.theorem_1(ctx(hand_run(bad)))
     assert row.holds is False and list(row.failing) == [6]
     early = lam.copy()
     early[0] = 2.0                       # a fall from t = 0 to t = 1 does not count (t >= 1)
-    assert C.theorem_1(ctx(hand_run(early))).holds is True
+    assert CS.theorem_1(ctx(hand_run(early))).holds is True
     # after t0 (eta lambda_max(M*) > 1) anything goes
     late = np.concatenate([np.linspace(1, 30, 10), [25.0, 26.0]])
-    row = C.theorem_1(ctx(hand_run(late)))
+    row = CS.theorem_1(ctx(hand_run(late)))
     assert row.holds is True and row.values["t0"] == 6   # lam = 20.3 > 2 / eta at index 6
 
 
 def test_theorem_2_1_verdicts():
     back = [19, 21, 22, 21, 19, 18]      # eta = 0.1: 2/eta = 20
-    assert C.theorem_2_1(ctx(hand_run(back))).holds is True
+    assert CS.theorem_2_1(ctx(hand_run(back))).holds is True
     stuck = [19, 21, 22, 25, 40, np.inf]
-    row = C.theorem_2_1(ctx(hand_run(stuck, status="diverged")))
+    row = CS.theorem_2_1(ctx(hand_run(stuck, status="diverged")))
     assert row.holds is False and list(row.failing) == [1]
-    row = C.theorem_2_1(ctx(hand_run([19, 21, 22, 23], status="max_steps")))
+    row = CS.theorem_2_1(ctx(hand_run([19, 21, 22, 23], status="max_steps")))
     assert row.holds is True and "still open" in row.measured
-    assert C.theorem_2_1(ctx(hand_run([1, 2, 3]))).holds is None
+    assert CS.theorem_2_1(ctx(hand_run([1, 2, 3]))).holds is None
 
 
 def test_assumption_3_5_lemma_3_5_and_appendix_f_verdicts():
@@ -156,25 +157,25 @@ def test_assumption_3_5_lemma_3_5_and_appendix_f_verdicts():
     R2 = np.full(6, 4.0)
     c = ctx(ds, eps2=eps2, sharpness=ds.sharpness.values, R_diff=[0, 0.1, 0.1, 0.5, 0.1, 0.1],
             R_norm2=R2, D2=R2 + 1, lambda_min=np.ones(6))
-    row = C.assumption_3_5_iii(c)
+    row = CS.assumption_3_5_iii(c)
     assert row.holds is False and list(row.failing) == [2]
-    row = C.lemma_3_5(c)                 # ||R|| = 2: 0.5 > 0.1 * 2
+    row = CS.lemma_3_5(c)                 # ||R|| = 2: 0.5 > 0.1 * 2
     assert row.holds is False and list(row.failing) == [3]
-    row = C.appendix_f(c)                # 1.4 vs 1.8: -22%; 4.1 vs 4.2: -2.4%
+    row = CS.appendix_f(c)                # 1.4 vs 1.8: -22%; 4.1 vs 4.2: -2.4%
     assert row.source == "run" and list(row.failing) == [1]
 
 
 def test_data_assumptions_and_proposition_3_1_verdicts():
     ds = hand_run([1, 2, 3])
-    assert C.assumption_4_1(ctx(ds)).holds is True          # lambda = 4, 1
-    assert C.assumption_4_2(ctx(ds)).holds is True          # kappa = 2/sqrt(8), r = 2
+    assert CS.assumption_4_1(ctx(ds)).holds is True          # lambda = 4, 1
+    assert CS.assumption_4_2(ctx(ds)).holds is True          # kappa = 2/sqrt(8), r = 2
     ds["data_s"] = ("mode", [1.2, 1.0])
     ds["data_z"] = ("mode", [2.0, 0.1])
-    assert C.assumption_4_1(ctx(ds)).holds is False         # lambda_1 / lambda_2 = 1.44
-    assert C.assumption_4_2(ctx(ds)).holds is False         # kappa r = 0.07
+    assert CS.assumption_4_1(ctx(ds)).holds is False         # lambda_1 / lambda_2 = 1.44
+    assert CS.assumption_4_2(ctx(ds)).holds is False         # kappa r = 0.07
     # ||Y||^2 = 8; loss * n = ||D||^2 = 16 > 8 at step 1 with D^T F < 0: impossible, and caught
     ds = hand_run([1, 2, 3], loss=[0.5, 2.0, 2.0], DtF=[-1.0, -1.0, 3.0])
-    row = C.proposition_3_1(ctx(ds))
+    row = CS.proposition_3_1(ctx(ds))
     assert row.holds is False and list(row.failing) == [1]
 
 

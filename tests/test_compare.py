@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 import eosdyn
+from eosdyn.analysis.compare import compare, summary
 from eosdyn.cli import main
-from eosdyn.compare import compare, summary
 
 
 def test_default_scenario_parts_just_after_the_first_crossing():

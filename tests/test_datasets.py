@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 import eosdyn
-from eosdyn import data, datasets
 from eosdyn.cli import main
 from eosdyn.errors import DataError, ParameterError
-from eosdyn.params import make_params
-from eosdyn.scenario import load_scenario
+from eosdyn.model import data, datasets
+from eosdyn.model.params import make_params
+from eosdyn.model.scenario import load_scenario
 
 PER_BATCH = 8
 

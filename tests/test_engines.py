@@ -103,7 +103,7 @@ def test_reduced_equals_full_on_default_until_eos():
 
 
 def test_chunking_does_not_change_results():
-    from eosdyn.params import make_params
+    from eosdyn.model.params import make_params
 
     params = make_params(steps=3000, record_every=7)
     outs = []

@@ -10,9 +10,9 @@ from scipy.linalg import expm
 import eosdyn
 from eosdyn.api import build_problem
 from eosdyn.cli import main
-from eosdyn.flow import FlowEngine, pack
+from eosdyn.engines.flow import FlowEngine, pack
 from eosdyn.kernels import layout as L
-from eosdyn.params import make_params
+from eosdyn.model.params import make_params
 
 SMALL = dict(n=10, rank=3, eigenvalues=(9.0, 4.0, 1.0), m=50, init_scale=0.5, eta=0.01)
 

@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import eosdyn
+from eosdyn.analysis.hessian import hvp, sharpness_lanczos, sharpness_reduced
 from eosdyn.cli import main
-from eosdyn.data import from_arrays
-from eosdyn.hessian import hvp, sharpness_lanczos, sharpness_reduced
-from eosdyn.init import gaussian_parameters, statistics_from_parameters
+from eosdyn.model.data import from_arrays
+from eosdyn.model.init import gaussian_parameters, statistics_from_parameters
 
 from reference import gd_params, matrices
 
@@ -159,7 +159,7 @@ def test_flow_run_with_hessian_is_driven_row_by_row_and_unchanged():
     ds = eosdyn.simulate(hessian=True, **kw)
     np.testing.assert_array_equal(ds.loss.values, plain.loss.values)
     np.testing.assert_array_equal(ds.sharpness.values, plain.sharpness.values)
-    from eosdyn.replay import states_at
+    from eosdyn.analysis.replay import states_at
 
     Y = states_at(plain, plain.step.values)
     r = plain.sizes["mode"]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import eosdyn
-from eosdyn import init as init_mod
-from eosdyn.data import from_arrays, synthetic
+from eosdyn.model import init as init_mod
+from eosdyn.model.data import from_arrays, synthetic
 
 
 def _draws(sampler, count, m, r, sa, sw):

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import eosdyn
-from eosdyn import figures, plotting
+import eosdyn.plot as plotting
 from eosdyn.cli import main
 from eosdyn.errors import EosdynError
+from eosdyn.plot import gallery as figures
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +199,7 @@ def _scenarios(folder):
 def test_figures_rebuild_deterministically(tmp_path, monkeypatch):
     import sys
 
-    monkeypatch.setitem(sys.modules, "eosdyn.bifurcation", None)  # as where it is missing
+    monkeypatch.setitem(sys.modules, "eosdyn.analysis.bifurcation", None)  # as where it is missing
     src, out = tmp_path / "scenarios", tmp_path / "figures"
     src.mkdir()
     out.mkdir()

@@ -14,11 +14,11 @@ import xarray as xr
 from click.testing import CliRunner
 
 import eosdyn
-from eosdyn import scan as S
+from eosdyn.analysis import scan as S
 from eosdyn.cli import main
 from eosdyn.errors import EosdynError, ParameterError
 from eosdyn.kernels import batch_numba as B
-from eosdyn.params import make_params
+from eosdyn.model.params import make_params
 
 from reference import reduced_map
 
@@ -165,17 +165,17 @@ def load(path):
 def test_scan_store_roundtrip_and_resume_skips_done(tmp_path):
     spec = small_spec()
     out = tmp_path / "s.zarr"
-    info = S.scan(spec, out, backend="serial")
+    info = S.run_scan(spec, out, backend="serial")
     assert info["blocks_run"] == spec.nblocks == 3
     ds = load(out)
     assert ds["loss"].dims == ("eta", "m", "step") and ds.sizes["step"] == 31
     assert (ds["status"] >= 0).all() and set(np.unique(ds["phase"])) <= set(range(5))
     assert json.loads(ds.attrs["scan_spec"])["axes"][0][0] == "eta"
-    again = S.scan(spec, out, backend="serial")
+    again = S.run_scan(spec, out, backend="serial")
     assert again["blocks_run"] == 0
     xr.testing.assert_identical(load(out), ds)
     with pytest.raises(EosdynError, match="different scan"):
-        S.scan(small_spec(record_every=50), out)
+        S.run_scan(small_spec(record_every=50), out)
 
 
 def test_backends_are_bitwise_identical(tmp_path):
@@ -183,7 +183,7 @@ def test_backends_are_bitwise_identical(tmp_path):
     ref = None
     for backend in ("serial", "threads", "processes", "prange"):
         out = tmp_path / f"{backend}.zarr"
-        S.scan(spec, out, backend=backend, workers=2)
+        S.run_scan(spec, out, backend=backend, workers=2)
         ds = load(out)
         if ref is None:
             ref = ds
@@ -195,17 +195,19 @@ def test_dask_local_cluster_is_identical(tmp_path):
     from distributed import Client, LocalCluster
 
     spec = small_spec()
-    S.scan(spec, tmp_path / "ref.zarr", backend="serial")
+    S.run_scan(spec, tmp_path / "ref.zarr", backend="serial")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         with Client(cluster):
-            S.scan(spec, tmp_path / "dask.zarr", scheduler=cluster.scheduler_address)
+            S.run_scan(spec, tmp_path / "dask.zarr", scheduler=cluster.scheduler_address)
     xr.testing.assert_identical(load(tmp_path / "dask.zarr"), load(tmp_path / "ref.zarr"))
 
 
 def test_interrupted_block_write_is_redone(tmp_path, monkeypatch):
     spec = small_spec()
     out = tmp_path / "s.zarr"
-    real = S.write_block
+    from eosdyn.analysis.scan import backends
+
+    real = backends.write_block
     calls = {"n": 0}
 
     def crashing(spec_, group, b, result):
@@ -216,15 +218,15 @@ def test_interrupted_block_write_is_redone(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         real(spec_, group, b, result)
 
-    monkeypatch.setattr(S, "write_block", crashing)
+    monkeypatch.setattr(backends, "write_block", crashing)
     with pytest.raises(KeyboardInterrupt):
-        S.scan(spec, out, backend="serial")
-    monkeypatch.setattr(S, "write_block", real)
+        S.run_scan(spec, out, backend="serial")
+    monkeypatch.setattr(backends, "write_block", real)
     import zarr
 
     assert S.blocks_done(spec, zarr.open_group(str(out), mode="r")).tolist() == [True, False, False]
-    assert S.scan(spec, out, backend="serial")["blocks_run"] == 2
-    S.scan(spec, tmp_path / "ref.zarr", backend="serial")
+    assert S.run_scan(spec, out, backend="serial")["blocks_run"] == 2
+    S.run_scan(spec, tmp_path / "ref.zarr", backend="serial")
     xr.testing.assert_identical(load(out), load(tmp_path / "ref.zarr"))
 
 

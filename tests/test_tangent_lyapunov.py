@@ -4,10 +4,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eosdyn import lyapunov as ly
+from eosdyn.analysis import lyapunov as ly
+from eosdyn.analysis.scan import tangent_start
 from eosdyn.kernels import batch_numba as B
 from eosdyn.kernels import tangent_numba
-from eosdyn.scan import tangent_start
 
 from reference import reduced_map
 
@@ -141,7 +141,7 @@ def test_exponent_near_an_unstable_minimum_matches_two_trajectories():
 
 
 def test_default_run_exponent_is_finite_and_small():
-    from eosdyn.params import make_params
+    from eosdyn.model.params import make_params
 
     lam = ly.lyapunov_exponent(make_params(eta=0.05, steps=20_000))
     assert np.isfinite(lam) and abs(lam) < 1e-2

@@ -27,9 +27,9 @@ def given_options(options: dict) -> dict:
 
 
 def params_from(options: dict):
-    """:class:`~eosdyn.params.Params` from run options, as ``eosdyn simulate`` builds them."""
-    from ..params import make_params
-    from ..scenario import load_scenario
+    """:class:`~eosdyn.model.params.Params` from run options, as ``eosdyn simulate`` builds them."""
+    from ..model.params import make_params
+    from ..model.scenario import load_scenario
 
     options = dict(options)
     scenario = options.pop("scenario", None)

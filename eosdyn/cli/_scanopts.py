@@ -46,8 +46,8 @@ def _value(text: str):
 
 def base_params(scenario, extra, options, loss_tol=None):
     """The base :class:`Params` and the scenario's axes from the CLI options."""
-    from ..params import make_params
-    from ..scan import load_scan_scenario
+    from ..analysis.scan import load_scan_scenario
+    from ..model.params import make_params
 
     given = {k: v for k, v in options.items() if v is not None}
     for item in extra:

@@ -44,10 +44,10 @@ def bifurcation(param, values, scenario, extra, mode, observable, keep, transien
 
     Example: eosdyn bifurcation --param eta --range 0.002:0.2:512:log --plot bif.png
     """
-    from .. import io
-    from ..bifurcation import bifurcation as run
-    from ..bifurcation import regimes
-    from ..plotting_scan import check_figure_path, plot_bifurcation
+    from ..analysis.bifurcation import bifurcation as run
+    from ..analysis.bifurcation import regimes
+    from ..io import files as io
+    from ..plot.scan import check_figure_path, plot_bifurcation
 
     base, _ = base_params(scenario, extra, options)
     lim = None
@@ -104,8 +104,8 @@ def _print(ds, table, out, plot):
 def heatmap(store, out, x, y):
     """Heatmaps / phase diagram of a 2-D scan (SCAN.zarr): first EoS step, final eta*Lambda,
     EoS cycles and phase, with the lazy / catapult / EoS / divergent regions outlined."""
-    from ..plotting_scan import plot_heatmap
-    from ..scan import open_scan
+    from ..analysis.scan import open_scan
+    from ..plot.scan import plot_heatmap
 
     ds = open_scan(store).load()
     plot_heatmap(ds, out, x=x, y=y)

@@ -46,9 +46,10 @@ def check(run, as_json, strict, eps2_max, rho, r_tol, hessian_rtol, flow_tol, ep
     measured figure and the steps where it fails. Exit status 0 (1 with --strict if a
     statement fails).
     """
-    from .. import api, io
-    from ..check import CheckOptions, run_checks
+    from .. import api
+    from ..analysis.check import CheckOptions, run_checks
     from ..errors import EosdynError
+    from ..io import files as io
     from ..progress import progress_bar
 
     opts = CheckOptions(eps2_max=eps2_max, rho=rho, r_tol=r_tol, hessian_rtol=hessian_rtol,

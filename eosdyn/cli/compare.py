@@ -25,10 +25,10 @@ def compare(tol, out, plot, as_json, quiet, **options):
     ||D_GD - D_flow|| / ||D_flow|| (largest before GD's crossing, at the crossing, at the end)
     and the parting step (first step above --tol), expected near the first crossing.
     """
-    from .. import io
-    from ..compare import compare as run_compare
-    from ..compare import plot_compare, summary
+    from ..analysis.compare import compare as run_compare
+    from ..analysis.compare import plot_compare, summary
     from ..errors import EosdynError
+    from ..io import files as io
 
     params = params_from(options)
     if out is not None:

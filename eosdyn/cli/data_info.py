@@ -50,8 +50,8 @@ def data_info(name, top, as_json, **options):
     (Assumption 4.1: chi bounded, lambda_1 >= 2 lambda_2), kappa = min |z_i|/sqrt(n)
     (Assumption 4.2: kappa = Omega(1/r)) and ||Y_perp||^2.
     """
-    from .. import data, datasets
-    from ..params import make_params
+    from ..model import data, datasets
+    from ..model.params import make_params
 
     given = {k: v for k, v in options.items() if v is not None}
     params = make_params(data=name, **given)  # validates the options, one-line errors

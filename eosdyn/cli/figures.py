@@ -20,7 +20,7 @@ def figures(scenarios, out_dir, fmt, only, quiet):
     A scenario's optional [figure] table picks the plot kind (timeseries, indicator,
     spectrum, decomposition, portrait, compare, bifurcation), a step window and a caption.
     """
-    from .. import figures as figures_mod
+    from ..plot import gallery as figures_mod
 
     written = figures_mod.build(scenarios, out_dir, fmt=fmt, only=only, progress=not quiet,
                                 echo=click.echo)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..plotting import KINDS
+from ..plot.run import KINDS
 from .simulate import _window
 
 
@@ -23,7 +23,8 @@ from .simulate import _window
 @click.option("--label", "labels", multiple=True, help="compare: one label per run, in order.")
 def plot(runs, kind, out, window, a_norm, linear, time_axis, labels):
     """Draw a figure of saved run(s) RUN (.nc or .zarr written by `eosdyn simulate --out`)."""
-    from .. import io, plotting
+    from ..io import files as io
+    from ..plot import run as plotting
 
     options = {}
     if a_norm is not None:

@@ -39,7 +39,7 @@ def scan(grids, out, scenario, extra, record, record_every, tail, sharpness_ever
 
     Example: eosdyn scan --grid eta=0.002:0.2:32:log --grid m=256,1024,4096 --out s.zarr
     """
-    from .. import scan as S
+    from ..analysis import scan as S
 
     base, axes = base_params(scenario, extra, options)
     axes = list(axes) + [S.parse_axis(g) for g in grids]
@@ -50,7 +50,7 @@ def scan(grids, out, scenario, extra, record, record_every, tail, sharpness_ever
                        sharpness_every=sharpness_every, lyapunov=lyapunov, block_cells=block_cells)
     if workers is not None and workers < 1:
         raise click.BadParameter("must be >= 1", param_hint="--workers")
-    info = S.scan(spec, out, backend=backend, workers=workers, scheduler=scheduler,
+    info = S.run_scan(spec, out, backend=backend, workers=workers, scheduler=scheduler,
                   overwrite=overwrite, progress=not quiet)
     info.update(S.scan_summary(S.open_scan(out)))
     info["out"] = str(out)

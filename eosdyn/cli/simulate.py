@@ -88,9 +88,12 @@ def simulate(scenario, out, plot, window, as_json, quiet, **options):
     With no options this runs the default scenario: progressive sharpening up to 2/eta,
     then the edge of stability (phases I-IV recurring), at m = 4096, eta = 0.01.
     """
-    from .. import api, io, plotting, summary
-    from ..params import make_params
-    from ..scenario import load_scenario
+    from .. import api
+    from ..analysis import summary
+    from ..io import files as io
+    from ..model.params import make_params
+    from ..model.scenario import load_scenario
+    from ..plot import run as plotting
 
     options["eigenvalues"] = _floats(options["eigenvalues"], "--eigenvalues")
     given = {k: v for k, v in options.items() if v is not None}

@@ -15,7 +15,7 @@ and keeps running summaries instead of a per-step record:
   costs ``~r^3/6`` flops instead of an eigenvalue solve. ``first_cross_step`` is the first
   checked step above the edge, ``n_eos_cycles`` the number of checked steps that are above
   while the previous checked step was not (step 0 above counts as one), as in
-  :func:`eosdyn.summary.summarize`;
+  :func:`eosdyn.analysis.summary.summarize`;
 * ``eta * Lambda`` itself (warm-started, certified ``max_eigval_warm``) only where needed: at
   step 0, at recorded steps, in the tail ``t >= tail_start`` (its min and max), in the orbit
   window ``t >= orbit_start`` and at the final step;
@@ -30,8 +30,8 @@ import math
 import numpy as np
 from numba import prange
 
-from .._numba import jit
 from . import layout as L
+from ._numba import jit
 from .eig_numba import max_eigval_warm
 from .reduced_numba import residual_terms, step
 from .tangent_numba import jvp, scale_tangent, tangent_norms

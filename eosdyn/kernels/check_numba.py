@@ -15,10 +15,10 @@ NTK restricted to span(V), ``q_1`` its top eigenvector)::
 
 import math
 
-from .._numba import jit
 from . import diagnostics_numba as dg
 from . import hessian_numba
 from . import layout as L
+from ._numba import jit
 from .eig_numba import sym_eigvals
 from .reduced_numba import step
 

@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
-from .._numba import jit
 from . import layout as L
+from ._numba import jit
 from .sturm_numba import max_eig_certified, top_eigvec_shifted, top_two, tridiagonal
 
 # rows of the ``vecs`` workspace (r,)-vectors; V_Q1.. persist between calls (warm starts:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 
-from eosdyn._numba import jit
+from eosdyn.kernels._numba import jit
 
 _EPS = 2.220446049250313e-16  # float64 unit roundoff * 2 (numpy.finfo(float).eps)
 _HYP_LO = 1e-290  # below this, x*x + y*y may have lost bits to underflow: use math.hypot

@@ -14,8 +14,8 @@ import math
 
 import numpy as np
 
-from .._numba import jit
 from . import layout as L
+from ._numba import jit
 from .diagnostics_numba import diagnose
 from .reduced_numba import residual_terms, velocity
 

@@ -16,9 +16,9 @@ import math
 
 import numpy as np
 
-from .._numba import jit
 from . import layout as L
 from . import record_numba as R
+from ._numba import jit
 from .diagnostics_numba import diagnose
 
 

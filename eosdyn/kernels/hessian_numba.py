@@ -1,4 +1,4 @@
-"""``lambda_max`` of the loss Hessian from the m-independent state (derivation: eosdyn.hessian).
+"""``lambda_max`` of the loss Hessian from the m-independent state (derivation: eosdyn.analysis.hessian).
 
 With ``C = [[a/m, u^T/sqrt(m)], [u/sqrt(m), G]]`` ((r+1) x (r+1), PSD) factored as ``C = R^T R`` (R: rho x (r+1),
 rho = rank C), ``b = R e_0``, ``N = R [0; I_r]``, ``g = S (S u - z)``, ``nu = ||g|| / sqrt(m)``,
@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .._numba import jit
+from ._numba import jit
 from .eig_numba import max_eigval_warm
 
 _EPS = 2.220446049250313e-16

@@ -8,8 +8,8 @@ anomalies), and :func:`finish` when it stops.
 
 import math
 
-from .._numba import jit
 from . import layout as L
+from ._numba import jit
 
 
 @jit

@@ -13,9 +13,9 @@ and exact GD adds the second-order terms (``order = 1``; ``order = 0`` drops the
 """
 
 
-from .._numba import jit
 from . import layout as L
 from . import record_numba as R
+from ._numba import jit
 from .diagnostics_numba import diagnose
 
 

@@ -21,7 +21,7 @@ iteration cap, Sturm bisection (unconditionally convergent) takes over.
 
 import math
 
-from .._numba import jit
+from ._numba import jit
 from .eig_numba import _ldlt_posdef, _ldlt_solve, _normalize, _orient, _tridiagonalize
 
 _EPS = 2.220446049250313e-16

@@ -25,7 +25,7 @@ At a global minimum (``g = 0``) this reduces to ``S tu' = (I - eta K) S tu`` wit
 
 import math
 
-from .._numba import jit
+from ._numba import jit
 
 
 @jit

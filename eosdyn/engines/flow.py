@@ -34,10 +34,10 @@ import math
 import numpy as np
 from scipy import integrate, optimize, sparse
 
-from .init import Statistics
-from .kernels import flow_numba
-from .kernels import layout as L
-from .kernels.diagnostics_numba import workspace
+from ..kernels import flow_numba
+from ..kernels import layout as L
+from ..kernels.diagnostics_numba import workspace
+from ..model.init import Statistics
 
 SOLVERS = {
     "RK45": integrate.RK45,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .init import Statistics
-from .kernels import full_numba
+from ..kernels import full_numba
+from ..model.init import Statistics
 
 
 def current_statistics(engine) -> Statistics:

@@ -1,10 +1,10 @@
 """``eosdyn figures``: every figure in ``figures/`` rebuilt from ``scenarios/*.toml``.
 
 A scenario file says how it is drawn in an optional ``[figure]`` table (the run parameters
-are the rest of the file, read by :func:`eosdyn.scenario.load_scenario`)::
+are the rest of the file, read by :func:`eosdyn.model.scenario.load_scenario`)::
 
     [figure]
-    kind = "indicator"            # a plot kind of eosdyn.plotting.KINDS, or "bifurcation"
+    kind = "indicator"            # a plot kind of eosdyn.plot.run.KINDS, or "bifurcation"
     window = [30000, 36000]       # optional: only these steps
     caption = "..."               # optional: what the figure shows (printed, for the README)
     runs = [{engine = "first-order"}]   # compare: more runs, as overrides of this scenario
@@ -22,17 +22,17 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import plotting
-from .api import simulate
-from .engines import METHODS
-from .errors import EosdynError
-from .params import Params, make_params
-from .scenario import load_scenario
+from .. import plot as plotting
+from ..api import simulate
+from ..engines import METHODS
+from ..errors import EosdynError
+from ..model.params import Params, make_params
+from ..model.scenario import load_scenario
 
 #: keys of the [figure] table and the plot option each becomes
 OPTION_KEYS = {"a_norm": "a_norm", "log": "log", "max_points": "max_points", "time": "time",
                "labels": "labels"}
-#: [figure] keys of kind "bifurcation": arguments of eosdyn.bifurcation.bifurcation and its plot
+#: [figure] keys of kind "bifurcation": arguments of eosdyn.analysis.bifurcation.bifurcation and its plot
 BIFURCATION_KEYS = {"param", "values", "keep", "mode", "observable", "transient", "log_x", "title",
                     "xlim"}
 KEYS = {"kind", "window", "caption", "runs", *OPTION_KEYS, *BIFURCATION_KEYS}
@@ -151,12 +151,12 @@ def draw(spec: FigureSpec, target: Path, cache: RunCache, echo=print) -> bool:
 
 
 def _bifurcation(spec: FigureSpec, params: Params, target: Path, echo, progress=False) -> bool:
-    """An orbit diagram by :mod:`eosdyn.bifurcation` (skipped with a note where it is missing)."""
+    """An orbit diagram by :mod:`eosdyn.analysis.bifurcation` (skipped with a note where it is missing)."""
     try:
-        from .bifurcation import bifurcation
-        from .plotting_scan import plot_bifurcation
+        from ..analysis.bifurcation import bifurcation
+        from .scan import plot_bifurcation
     except ImportError:
-        echo(f"note: {spec.scenario.name}: eosdyn.bifurcation is not available here; "
+        echo(f"note: {spec.scenario.name}: eosdyn.analysis.bifurcation is not available here; "
              f"{target.name} skipped")
         return False
     opts = dict(spec.options)

@@ -3,7 +3,7 @@ exponent per value.
 
 For each value ``p_k`` of the parameter (``eta`` by default) the run is advanced ``steps`` steps;
 the last ``keep`` values of every observable (``eta_sharpness``, ``loss``, ``a_norm2``,
-``Dv1``) form its *orbit*; the output Lyapunov exponent (:mod:`eosdyn.lyapunov`) is averaged over
+``Dv1``) form its *orbit*; the output Lyapunov exponent (:mod:`eosdyn.analysis.lyapunov`) is averaged over
 steps ``[transient, steps]``; the *period* of the orbit is the smallest ``p <= period_max`` with
 ``max_t |x_{t+p} - x_t| <= period_tol * max_t |x_t|`` (0: none, i.e. aperiodic at that
 tolerance; -1: the run diverged; -2: still drifting monotonically, not settled).
@@ -22,12 +22,12 @@ import time
 import numpy as np
 import xarray as xr
 
-from ._version import __version__
-from .errors import ParameterError
-from .kernels import batch_numba as B
-from .kernels import layout as L
-from .params import Params, make_params
-from .progress import progress_bar
+from .._version import __version__
+from ..errors import ParameterError
+from ..kernels import batch_numba as B
+from ..kernels import layout as L
+from ..model.params import Params, make_params
+from ..progress import progress_bar
 from .scan import SCANNABLE, Axis, ScanOptions, ScanSpec, iter_blocks, parse_values, run_batch
 
 MODES = ("fresh", "continuation")
@@ -85,7 +85,7 @@ def bifurcation(params: Params | None = None, param: str = "eta", values=None, *
     params : Params
         The scenario (default: the default scenario); ``steps`` steps per value.
     param : str
-        A scannable parameter (:data:`eosdyn.scan.SCANNABLE`); ``eta`` or ``m`` in continuation.
+        A scannable parameter (:data:`eosdyn.analysis.scan.SCANNABLE`); ``eta`` or ``m`` in continuation.
     values : str or sequence
         ``start:stop:num[:log]``, ``a,b,c`` or numbers.
     keep : int
@@ -102,7 +102,7 @@ def bifurcation(params: Params | None = None, param: str = "eta", values=None, *
     loss_tol : float
         Stop a value as converged below this reducible loss (0: run all steps).
     backend, workers, scheduler :
-        As for :func:`eosdyn.scan.scan` (fresh mode; continuation is sequential).
+        As for :func:`eosdyn.analysis.scan.scan` (fresh mode; continuation is sequential).
 
     Returns
     -------
@@ -186,7 +186,7 @@ def _dataset(spec, res, observable, period_max, period_tol, mode, wall) -> xr.Da
         "period": ((dim,), period, {"long_name": "period of the orbit (0 aperiodic, -1 diverged, "
                                                "-2 not settled)"}),
         "lyapunov": ((dim,), f[:, B.F_LYAP], {"long_name": "maximal Lyapunov exponent of the "
-                                              "outputs per step (eosdyn.lyapunov)"}),
+                                              "outputs per step (eosdyn.analysis.lyapunov)"}),
         "status": ((dim,), i[:, B.I_STATUS].astype(np.int8),
                    {"long_name": "0 max_steps, 1 converged, 2 diverged"}),
         "status_step": ((dim,), i[:, B.I_STATUS_STEP]),

@@ -17,10 +17,11 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from . import api, replay
-from .errors import EosdynError
-from .params import Params, make_params
-from .recorder import RowRecorder, current_statistics
+from .. import api
+from ..engines.recorder import RowRecorder, current_statistics
+from ..errors import EosdynError
+from ..model.params import Params, make_params
+from . import replay
 from .summary import eos_crossings
 
 
@@ -28,7 +29,7 @@ def _run(pb, progress):
     """Run ``pb`` and return ``(dataset, flat states [a, u, G] at its recorded rows)``.
 
     The flow engine keeps the states it samples; reduced GD runs are replayed (bit-identical,
-    :mod:`eosdyn.replay`); the full engine is measured at each recorded step.
+    :mod:`eosdyn.analysis.replay`); the full engine is measured at each recorded step.
     """
     r = pb.data.rank
     width = 1 + r + r * r

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .errors import EosdynError
-from .plotting import check_path, save
+from ..errors import EosdynError
+from .run import check_path, save
 
 PHASE_COLOURS = ("#c7c7c7", "#9ecae1", "#fdae6b", "#74c476", "#de2d26")  # lazy .. divergent
 PHASE_LABELS = ("lazy", "sharpening", "catapult", "edge of stability", "divergent")
@@ -207,7 +207,7 @@ def plot_heatmap(ds: xr.Dataset, path, x: str | None = None, y: str | None = Non
                               norm=BoundaryNorm(np.arange(-0.5, 5.5), 5))
     bar = fig.colorbar(mesh, ax=axes[3], shrink=0.9, ticks=range(5))
     bar.ax.set_yticklabels(PHASE_LABELS, fontsize=8)
-    axes[3].set_title("phase (eosdyn.scan.classify)", fontsize=9)
+    axes[3].set_title("phase (eosdyn.analysis.scan.classify)", fontsize=9)
     for ax in axes:
         _outline(ax, phase, xe, ye)
     for ax in axes:

@@ -15,11 +15,11 @@ from types import SimpleNamespace
 import numpy as np
 import xarray as xr
 
-from .init import Statistics
-from .kernels import check_numba as C
-from .kernels import hessian_numba
-from .kernels.diagnostics_numba import workspace
-from .params import FIELDS, make_params
+from ..kernels import check_numba as C
+from ..kernels import hessian_numba
+from ..kernels.diagnostics_numba import workspace
+from ..model.init import Statistics
+from ..model.params import FIELDS, make_params
 
 
 def run_info(ds: xr.Dataset) -> SimpleNamespace:
@@ -50,7 +50,7 @@ class StateSource:
         self.t = 0
         r = info.r
         if info.engine == "flow":
-            from .flow import FlowEngine
+            from ..engines.flow import FlowEngine
 
             data = SimpleNamespace(rank=r, s=info.s, z=info.z, n=int(info.n), y_perp2=info.y_perp2)
             pb = SimpleNamespace(params=info.params, data=data, init=info.init,

@@ -24,7 +24,7 @@ JIT_OPTIONS = {"cache": True, "fastmath": False, "nogil": True}
 def _kernel_digest() -> str:
     here = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in [Path(__file__).resolve(), *sorted((here / "kernels").glob("*.py"))]:
+    for path in sorted(here.glob("*.py")):
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]

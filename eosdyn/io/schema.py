@@ -75,7 +75,7 @@ OPTIONAL_VARIABLES: dict[str, Var] = {
         ("step",), "1",
         "lambda_max of the loss Hessian grad^2 L (Gauss-Newton part (2/n) J^T J, whose top "
         "eigenvalue is Lambda, plus the residual term (2/n) sum_j D_j grad^2 F_j); recorded with "
-        "hessian=True (eosdyn.hessian).",
+        "hessian=True (eosdyn.analysis.hessian).",
     ),
 }
 

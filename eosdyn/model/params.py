@@ -11,9 +11,9 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from ..errors import ParameterError
 from .datasets import OPTIONS as DATA_OPTIONS
 from .datasets import check_options
-from .errors import ParameterError
 
 ENGINES = ("reduced", "first-order", "full", "flow")
 #: ``scipy.integrate`` solvers the ``flow`` engine can use
@@ -66,7 +66,7 @@ class Params:
         ``auto``, ``parameters`` (materialise A, W) or ``wishart`` (exact O(r^2) statistics).
     data, init : str, optional
         ``.npz``/``.csv`` data file, or a real dataset ``digits``, ``cifar10:PATH``,
-        ``mnist:PATH`` (see :mod:`eosdyn.datasets`); ``.npz`` file with A (m,) and W (m, d).
+        ``mnist:PATH`` (see :mod:`eosdyn.model.datasets`); ``.npz`` file with A (m,) and W (m, d).
     classes, subset, center, normalize, data_seed : real-dataset preprocessing
         Class pair (labelled -1, +1), samples kept (balanced, drawn with ``data_seed``; all
         when None), subtract the mean sample, ``none``/``unit``/``global``/``feature`` scaling.

@@ -1,6 +1,6 @@
 """Real datasets behind ``--data NAME``: two classes of an image set as ``(X (d, n), Y (n,))``.
 
-Names (``eosdyn.data.load`` dispatches here when ``--data`` is one of them):
+Names (``eosdyn.model.data.load`` dispatches here when ``--data`` is one of them):
 
 * ``digits``: scikit-learn's bundled 8x8 handwritten digits (d = 64, 1797 samples, no download);
 * ``cifar10:PATH``: CIFAR-10 in the standard python-pickle format, ``PATH`` the archive
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, ParameterError
+from ..errors import DataError, ParameterError
 
 NAMES = ("digits", "cifar10", "mnist")
 NORMALIZE = ("none", "unit", "global", "feature")
@@ -67,7 +67,7 @@ def resolve(spec: str, base: Path) -> str:
 
 
 def options_from(params) -> dict:
-    """The preprocessing options of a :class:`~eosdyn.params.Params`."""
+    """The preprocessing options of a :class:`~eosdyn.model.params.Params`."""
     return {key: getattr(params, key) for key in OPTIONS}
 
 
@@ -299,7 +299,7 @@ RAW = {"digits": raw_digits, "cifar10": raw_cifar10, "mnist": raw_mnist}
 
 
 def describe(data, top: int = 10) -> dict:
-    """Spectral facts of a :class:`~eosdyn.data.Dataset` that the paper's theory assumes.
+    """Spectral facts of a :class:`~eosdyn.model.data.SpectralData` that the paper's theory assumes.
 
     With ``lambda_1 >= ... >= lambda_r > 0`` the nonzero eigenvalues of ``X^T X`` and
     ``z = V^T Y``:

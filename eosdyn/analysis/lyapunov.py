@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import batch_numba as B
-from .kernels import reduced_numba, tangent_numba
-from .params import Params
+from ..kernels import batch_numba as B
+from ..kernels import reduced_numba, tangent_numba
+from ..model.params import Params
 from .scan import Axis, ScanOptions, ScanSpec, run_batch
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from .errors import EosdynError
+from ..errors import EosdynError
 
 SUFFIXES = (".nc", ".zarr")
 

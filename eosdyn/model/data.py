@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, ParameterError
+from ..errors import DataError, ParameterError
 
 
 @dataclass(frozen=True, eq=False)
-class Dataset:
+class SpectralData:
     """Data ``X`` (d x n), labels ``Y`` (n,) and their spectral reduction.
 
     Attributes
@@ -61,7 +61,7 @@ class Dataset:
         return self.s**2
 
 
-def from_arrays(X, Y, source: str = "arrays") -> Dataset:
+def from_arrays(X, Y, source: str = "arrays") -> SpectralData:
     """Validate ``X`` (d, n) and ``Y`` (n,) and reduce them by the thin SVD."""
     X = _finite_array(X, "X", ndim=2)
     Y = _finite_array(Y, "Y", ndim=1)
@@ -78,7 +78,7 @@ def from_arrays(X, Y, source: str = "arrays") -> Dataset:
     U, s, V = U[:, :r], s[:r], Vt[:r].T
     z = V.T @ Y
     y_perp2 = float(np.sum((Y - V @ z) ** 2))
-    return Dataset(X, Y, U, s, V, z, y_perp2, source)
+    return SpectralData(X, Y, U, s, V, z, y_perp2, source)
 
 
 def synthetic(
@@ -91,7 +91,7 @@ def synthetic(
     label_fraction: float = 1.0,
     d: int | None = None,
     seed: int = 0,
-) -> Dataset:
+) -> SpectralData:
     """Data given by its spectrum, as in the paper's Assumptions 4.1-4.2.
 
     The eigenvalues of ``X^T X`` are ``eigenvalues`` if given, else geometric from
@@ -125,7 +125,7 @@ def synthetic(
         V = _reflector(zz / np.linalg.norm(zz), Y / ynorm)
         U, _ = np.linalg.qr(rng.standard_normal((d, r)))
         s = np.sqrt(lam)
-        return Dataset((U * s) @ V.T, Y, U, s, V, zz, 0.0, "synthetic")
+        return SpectralData((U * s) @ V.T, Y, U, s, V, zz, 0.0, "synthetic")
     # Orthonormal Q = [Y/||Y||, q_1..q_r] (n x (r+1)), then V = Q R with R^T R = I, R[0] = z/||Y||.
     Q, _ = np.linalg.qr(np.column_stack([Y / ynorm, rng.standard_normal((n, r))]))
     Q[:, 0] *= np.sign(Q[:, 0] @ Y)
@@ -138,15 +138,15 @@ def synthetic(
     U, _ = np.linalg.qr(rng.standard_normal((d, r)))
     s = np.sqrt(lam)
     X = (U * s) @ V.T
-    return Dataset(X, Y, U, s, V, zz, float(max(0.0, n - a2 * n)), "synthetic")
+    return SpectralData(X, Y, U, s, V, zz, float(max(0.0, n - a2 * n)), "synthetic")
 
 
-def load(path, **options) -> Dataset:
+def load(path, **options) -> SpectralData:
     """Load data from ``.npz`` (arrays ``X`` (d, n) and ``Y`` (n,)) or ``.csv``.
 
     A ``.csv`` file holds one sample per row, features first and the label last. A dataset
     name (``digits``, ``cifar10:PATH``, ``mnist:PATH``) loads real data through
-    :mod:`eosdyn.datasets` with its preprocessing ``options`` (classes, subset, ...).
+    :mod:`eosdyn.model.datasets` with its preprocessing ``options`` (classes, subset, ...).
     """
     from . import datasets
 

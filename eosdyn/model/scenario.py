@@ -1,4 +1,4 @@
-"""Scenario files: TOML in, a frozen validated :class:`~eosdyn.params.Params` out.
+"""Scenario files: TOML in, a frozen validated :class:`~eosdyn.model.params.Params` out.
 
 A scenario file is flat or grouped in tables; table names are ignored, keys are the
 parameter names (with ``-`` or ``_``)::
@@ -18,12 +18,12 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from ..errors import EosdynError
 from . import datasets
-from .errors import EosdynError
 from .params import FIELDS, Params, make_params
 
 #: tables that are not run parameters: how `eosdyn figures` draws the scenario
-#: (:mod:`eosdyn.figures`) and the axes of `eosdyn scan` (:mod:`eosdyn.scan`)
+#: (:mod:`eosdyn.plot.gallery`) and the axes of `eosdyn scan` (:mod:`eosdyn.analysis.scan`)
 EXTRA_TABLES = ("figure", "scan")
 
 

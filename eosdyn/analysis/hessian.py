@@ -62,9 +62,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from .kernels import hessian_numba
-from .recorder import RowRecorder, current_statistics
-from .schema import annotate
+from ..engines.recorder import RowRecorder, current_statistics
+from ..io.schema import annotate
+from ..kernels import hessian_numba
 
 
 def scratch(r: int):
@@ -135,9 +135,9 @@ class HessianRecorder(RowRecorder):
 
     The ``full`` engine (Lanczos on its parameters, warm-started from the previous eigenvector)
     and the flow are driven with ``advance(t, t_rec)`` so that their state sits exactly at the
-    recorded step ``t_rec`` (:class:`~eosdyn.recorder.RowRecorder`). The GD map engines
+    recorded step ``t_rec`` (:class:`~eosdyn.engines.recorder.RowRecorder`). The GD map engines
     (``reduced``, ``first-order``) run untouched and the states of their recorded steps are
-    regenerated afterwards by :func:`eosdyn.replay.states_at` (the same numba ``step``, so the
+    regenerated afterwards by :func:`eosdyn.analysis.replay.states_at` (the same numba ``step``, so the
     same states bit for bit) -- much cheaper than stopping the kernel at every row. The record
     layout of the kernels is untouched either way.
     """
@@ -182,6 +182,6 @@ class HessianRecorder(RowRecorder):
         ds["sharpness_hessian"] = (("step",), values)
         ds.attrs["hessian_method"] = (
             "lanczos (scipy eigsh on exact Hessian-vector products in (A, W))" if self.lanczos
-            else "reduced (exact m-independent formula, eosdyn.hessian)"
+            else "reduced (exact m-independent formula, eosdyn.analysis.hessian)"
         )
         return annotate(ds)

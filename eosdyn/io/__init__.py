@@ -1,0 +1,1 @@
+"""Reading and writing: the declared output schema and atomic netCDF/zarr files."""

@@ -1,0 +1,1 @@
+"""What defines a run: parameters, data in spectral coordinates, real datasets, initial states, scenarios."""

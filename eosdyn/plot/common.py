@@ -1,0 +1,188 @@
+"""What every run figure shares: the :class:`Plot` record, decimation, phase shading, atomic saving."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ..errors import EosdynError
+
+PHASE_COLOURS = {1: "#cfe8cf", 2: "#f7c9c9", 3: "#f9e0b8", 4: "#cddcf2"}
+#: saturated phase colours for trajectories (the pale ones above are for backgrounds)
+PHASE_LINES = {0: "#7f7f7f", 1: "#2ca02c", 2: "#d62728", 3: "#ff7f0e", 4: "#1f77b4"}
+PHASE_NAMES = {1: "I: sharpening", 2: "II: above 2/η, rising", 3: "III: above 2/η, falling",
+               4: "IV: below 2/η, falling"}
+FORMATS = (".png", ".pdf", ".svg")
+KINDS = ("timeseries", "indicator", "spectrum", "decomposition", "portrait", "compare")
+SHARP, LOSS, ANORM, ANOMALY = "steelblue", "firebrick", "darkgreen", "#ff7f0e"
+DPI = 130
+
+
+@dataclass
+class Plot:
+    """A written figure and the data drawn in it.
+
+    ``data[key] = (x, y)`` for every line or scatter, keyed ``"panel/series"`` (e.g.
+    ``"sharpness/Lambda"``); ``x`` are steps unless the key says otherwise.
+    """
+
+    path: Path
+    kind: str
+    data: dict = field(default_factory=dict)
+
+    def draw(self, ax, key, x, y, *args, scatter=False, **kwargs):
+        x, y = np.asarray(x), np.asarray(y)
+        self.data[key] = (x, y)
+        return ax.scatter(x, y, *args, **kwargs) if scatter else ax.plot(x, y, *args, **kwargs)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def decimate(x: np.ndarray, y: np.ndarray, columns: int = 2000):
+    """Min/max per display column so long series plot fast without losing spikes.
+
+    The ``x.size`` points are cut into ``columns`` consecutive groups; each keeps its minimum and
+    maximum (in step order), so every extreme survives and at most ``2 columns`` points remain.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if x.size <= 2 * columns:
+        return x, y
+    edges = np.linspace(0, x.size, columns + 1).astype(int)
+    keep = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        seg = y[lo:hi]
+        if not np.isfinite(seg).any():
+            continue
+        i, j = np.nanargmin(seg) + lo, np.nanargmax(seg) + lo
+        keep.extend(sorted({i, j}))
+    keep = np.asarray(keep, dtype=int)
+    return x[keep], y[keep]
+
+
+def phase_spans(steps: np.ndarray, phase: np.ndarray):
+    """Runs of constant phase as ``(start_step, stop_step, phase)`` triples."""
+    if phase.size == 0:
+        return []
+    change = np.flatnonzero(np.diff(phase)) + 1
+    starts = np.concatenate([[0], change])
+    stops = np.concatenate([change, [phase.size]])
+    ends = np.append(steps[1:], steps[-1] + 1)
+    return [(steps[a], ends[b - 1], int(phase[a])) for a, b in zip(starts, stops, strict=True)]
+
+
+def shade_phases(ax, ds: xr.Dataset, max_spans: int = 400):
+    """Colour the background of ``ax`` by the phase of each step.
+
+    Few phase runs are drawn as spans; many (long runs, fast oscillation) as one image with a
+    column per recorded step, which matplotlib resamples to the pixels.
+    """
+    from matplotlib.colors import ListedColormap
+
+    steps, phase = ds["step"].values, ds["phase"].values
+    spans = phase_spans(steps, phase)
+    if len(spans) <= max_spans:
+        for a, b, ph in spans:
+            if ph in PHASE_COLOURS:
+                ax.axvspan(a, b, color=PHASE_COLOURS[ph], lw=0, zorder=0)
+        return
+    cmap = ListedColormap(["white"] + [PHASE_COLOURS[k] for k in (1, 2, 3, 4)])
+    y0, y1 = ax.get_ylim()
+    ax.imshow(phase[None, :], aspect="auto", cmap=cmap, vmin=-0.5, vmax=4.5, zorder=0,
+              extent=(steps[0], steps[-1], y0, y1), interpolation="nearest", origin="lower")
+    ax.set_ylim(y0, y1)
+
+
+def phase_handles(lines: bool = False):
+    """Legend entries for the four phases (patches, or lines in the trajectory colours)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    if lines:
+        return [Line2D([], [], color=PHASE_LINES[k], lw=2, label=PHASE_NAMES[k]) for k in (1, 2, 3, 4)]
+    return [Patch(color=PHASE_COLOURS[k], label=PHASE_NAMES[k]) for k in (1, 2, 3, 4)]
+
+
+def first_cycle_window(ds: xr.Dataset, pad: int = 40):
+    """Steps around the first EoS cycle (first crossing of 2/eta to the next one), or None."""
+    from ..analysis.summary import eos_crossings
+
+    cross = eos_crossings(ds)
+    if cross.size == 0:
+        return None
+    stop = cross[1] if cross.size > 1 else cross[0] + 50 * pad
+    return max(int(cross[0]) - pad, 0), int(stop) + pad
+
+
+def select(ds: xr.Dataset, window) -> xr.Dataset:
+    """The steps ``start <= t <= stop`` of ``ds`` (``window = (start, stop)``, None: all)."""
+    if window is None:
+        return ds
+    start, stop = window
+    sub = ds.sel(step=slice(start, stop))
+    if sub["step"].size < 2:
+        raise EosdynError(f"--window {start}:{stop} holds {sub['step'].size} recorded step(s); "
+                          f"the run has steps {int(ds['step'][0])}..{int(ds['step'][-1])}")
+    return sub
+
+
+def describe(ds: xr.Dataset) -> str:
+    """A one-line description of a run for titles."""
+    a = ds.attrs
+    src = a.get("data_source", "synthetic")
+    data = f"n={a.get('n')}" if src == "synthetic" else src
+    m = a.get("m")
+    m = f"{m:,}" if isinstance(m, int | np.integer) and m >= 100_000 else m
+    return f"m={m}, η={float(a['eta']):g}, {data}, {a.get('engine')} ({a.get('status')})"
+
+
+def check_path(path, option: str = "figure") -> Path:
+    """``path`` as a Path; one-line error unless its suffix is a figure format and its folder exists."""
+    p = Path(path)
+    if p.suffix.lower() not in FORMATS:
+        raise EosdynError(f"{option} {str(p)!r}: the suffix must be one of {', '.join(FORMATS)}")
+    if not p.parent.resolve().is_dir():
+        raise EosdynError(f"{option} {str(p)!r}: folder {str(p.parent)!r} does not exist")
+    return p
+
+
+def new_figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def save(fig, path: Path) -> Path:
+    """Write ``fig`` atomically, without timestamps, so the same run gives the same bytes."""
+    import matplotlib
+
+    suffix = path.suffix.lower()
+    meta = {".png": {"Software": None}, ".pdf": {"CreationDate": None, "Producer": None},
+            ".svg": {"Date": None}}[suffix]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        with matplotlib.rc_context({"svg.hashsalt": "eosdyn", "pdf.compression": 6}):
+            fig.savefig(tmp, dpi=DPI, metadata=meta)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def eta_line(ax, eta: float, factor: float = 2.0, **kw):
+    label = "2/η" if factor == 2 else "1/η" if factor == 1 else f"{factor:g}/η"
+    style = {"color": "k", "ls": "--", "lw": 1, "label": label, **kw}
+    ax.axhline(factor / eta, **style)
+
+
+# --- Figure 1: time series ------------------------------------------------------------------
