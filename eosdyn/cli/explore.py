@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import EosdynError
+from ..errors import EosdynError, ParameterError
 
 DEFAULT_RANGE = "0.002:0.2:128:log"  # eosdyn.explore.orbits.DEFAULT_RANGE (not imported: needs no numerics)
 
@@ -47,7 +47,10 @@ def explore(bifurcation_file, port, host, save_dir, values, diagram_steps):
         diagram = OrbitDiagram(ds, base)
     else:
         base = make_params()
-        diagram = OrbitDiagram(params=base, values=values, steps=diagram_steps)
+        try:
+            diagram = OrbitDiagram(params=base, values=values, steps=diagram_steps)
+        except ParameterError as exc:
+            raise EosdynError(f"--range {values!r}: {exc}") from None
 
     def echo(text):
         click.echo(text)

@@ -23,7 +23,7 @@ from .. import io
 from ..api import build_problem, run_problem
 from ..errors import EosdynError
 from ..params import Params, make_params
-from ..plotting import PHASE_COLOURS, PHASE_LINES, decimate
+from ..plotting import PHASE_COLOURS, PHASE_LINES
 from ..summary import summarize
 
 #: data presets of the data control: name -> the ``data`` parameter
@@ -159,6 +159,30 @@ class Runner:
 
 
 # --- what the page draws ----------------------------------------------------------------------
+
+
+def decimate(x: np.ndarray, y: np.ndarray, columns: int = COLUMNS):
+    """Min/max per column, vectorised: the points :func:`eosdyn.plotting.decimate` keeps.
+
+    The ``x.size`` points are cut into ``columns`` consecutive groups (edges
+    ``linspace(0, size, columns + 1)``); each group keeps the first position of its minimum and of
+    its maximum (NaNs ignored; groups without a finite value dropped), in step order: at most
+    ``2 columns`` points.
+    """
+    x, y = np.asarray(x), np.asarray(y, dtype=float)
+    if x.size <= 2 * columns:
+        return x, y
+    starts = np.linspace(0, x.size, columns + 1).astype(np.int64)[:-1]
+    group = np.repeat(np.arange(columns), np.diff(np.append(starts, x.size)))
+    finite = np.add.reduceat(np.isfinite(y).astype(np.int64), starts) > 0
+    keep = []
+    for reduce in (np.fmin, np.fmax):
+        extreme = reduce.reduceat(y, starts)
+        hit = np.flatnonzero((y == extreme[group]) & finite[group])
+        _, first = np.unique(group[hit], return_index=True)
+        keep.append(hit[first])
+    keep = np.unique(np.concatenate(keep))
+    return x[keep], y[keep]
 
 
 def series(ds: xr.Dataset, columns: int = COLUMNS) -> dict:

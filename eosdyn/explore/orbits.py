@@ -69,6 +69,8 @@ class OrbitDiagram:
         else:
             self.axis = parse_values("eta", values)
             self.params = (params or make_params()).replace(steps=steps)
+            for eta in self.axis.values:
+                self.params.replace(eta=eta)  # a ParameterError names eta and its range
             if not 2 <= keep <= steps + 1:
                 raise EosdynError(f"--diagram-steps must be >= {keep - 1}, got {steps}")
         self.keep = keep
