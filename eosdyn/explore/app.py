@@ -35,6 +35,7 @@ from .orbits import OrbitDiagram, diverged_bands, orbit_points
 COLOURS = {"ok": "#1b5e20", "busy": "#555555", "warning": "#b35900", "error": "#b00020"}
 OBS_LABELS = {"eta_sharpness": "ηΛ", "loss": "loss", "a_norm2": "‖A‖²", "Dv1": "Dᵀv₁"}
 TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
+LEFT_W, SERIES_W, RIGHT_W = 440, 560, 400  # the page fits 1440 px
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Context:
 def status_html(level: str, text: str, ident: str = "status") -> str:
     """One status line; ``data-level`` says which kind."""
     return (f'<div id="{ident}" data-level="{level}" style="color:{COLOURS[level]};font-size:13px;'
-            f'max-width:470px">{html.escape(text)}</div>')
+            f'max-width:430px">{html.escape(text)}</div>')
 
 
 def legend_html() -> str:
@@ -63,7 +64,7 @@ def legend_html() -> str:
 def _series_figure(name, title, x_range=None, **kw):
     if x_range is not None:
         kw["x_range"] = x_range
-    p = figure(name=name, title=title, width=640, height=215, tools=TOOLS, toolbar_location="right", **kw)
+    p = figure(name=name, title=title, width=SERIES_W, height=205, tools=TOOLS, toolbar_location="right", **kw)
     p.title.text_font_size = "12px"
     return p
 
@@ -97,10 +98,10 @@ class Explorer:
         lo, hi = ctx.diagram.eta_range
         self.header = Div(text='<b style="font-size:15px">eosdyn explore</b> '
                           '<span style="font-size:12px;color:#555">click a value of η on the orbit '
-                          "diagram to run it</span>", width=480)
+                          "diagram to run it</span>", width=LEFT_W)
         self.orbit = figure(name="orbit", x_axis_type="log", x_range=Range1d(lo / 1.06, hi * 1.06),
-                            width=480, height=430, tools="pan,wheel_zoom,box_zoom,reset,save",
-                            toolbar_location="above", title="orbit diagram over η")
+                            width=LEFT_W, height=400, tools=TOOLS, toolbar_location="right",
+                            title="orbit diagram over η")
         self.orbit.title.text_font_size = "12px"
         self.orbit.xaxis.axis_label = "learning rate η"
         self.orbit.yaxis.axis_label = "late orbit of ηΛ"
@@ -118,7 +119,7 @@ class Explorer:
         self.orbit.legend.location = "bottom_right"
         self.orbit.legend.label_text_font_size = "11px"
         self.orbit.on_event(Tap, self._on_tap)
-        self.diagram_status = Div(text=status_html("busy", "", "diagram-status"), width=480)
+        self.diagram_status = Div(text=status_html("busy", "", "diagram-status"), width=LEFT_W)
 
     def _run_panels(self):
         e = self.figs = {}
@@ -140,7 +141,7 @@ class Explorer:
             p.y_range.renderers = [line]
         e["eta_sharpness"].add_layout(Span(location=2.0, dimension="width", line_color="#d62728",
                                            line_dash="dashed", line_width=1))
-        self.portrait = figure(name="portrait", width=430, height=430, tools=TOOLS, title="phase portrait")
+        self.portrait = figure(name="portrait", width=RIGHT_W, height=RIGHT_W, tools=TOOLS, title="phase portrait")
         self.portrait.title.text_font_size = "12px"
         self.segments = ColumnDataSource({"x0": [], "y0": [], "x1": [], "y1": [], "color": []})
         seg = self.portrait.segment("x0", "y0", "x1", "y1", color="color", source=self.segments, line_width=1.2)
@@ -157,7 +158,7 @@ class Explorer:
         presets = list(M.PRESETS) + ([] if M.preset_of(b) in M.PRESETS else [M.preset_of(b)])
 
         def text(name, title, value):
-            w = TextInput(name=name, title=title, value=value, width=110)
+            w = TextInput(name=name, title=title, value=value, width=100)
             w.on_change("value", lambda attr, old, new: self.request_run())
             return w
 
@@ -168,23 +169,23 @@ class Explorer:
         }
         for name, title, options, value in (("data", "data", presets, M.preset_of(b)),
                                             ("engine", "engine", list(METHODS), b.engine)):
-            w = Select(name=name, title=title, options=options, value=value, width=110)
+            w = Select(name=name, title=title, options=options, value=value, width=100)
             w.on_change("value", lambda attr, old, new: self.request_run())
             self.controls[name] = w
-        self.run_button = Button(name="run", label="Run", button_type="primary", width=110)
+        self.run_button = Button(name="run", label="Run", button_type="primary", width=100)
         self.run_button.on_click(self.request_run)
-        self.save_button = Button(name="save", label="Save run", width=110)
+        self.save_button = Button(name="save", label="Save run", width=100)
         self.save_button.on_click(self.save)
         c = self.controls
         self.inputs = column(row(c["eta"], c["m"], c["init_scale"], c["steps"]),
                              row(c["data"], c["engine"], self.run_button, self.save_button))
-        self.status = Div(text=status_html("busy", "starting"), width=480)
-        self.summary = Div(text="", width=480)
-        self.saved = Div(text="", width=480)
-        self.portrait_var = Select(name="portrait_var", title="portrait", width=200, value="a_norm2",
+        self.status = Div(text=status_html("busy", "starting"), width=LEFT_W)
+        self.summary = Div(text="", width=LEFT_W)
+        self.saved = Div(text="", width=LEFT_W)
+        self.portrait_var = Select(name="portrait_var", title="portrait", width=150, value="a_norm2",
                                    options=[(k, f"({v}, Λ)") for k, v in M.PORTRAITS.items()])
         self.portrait_var.on_change("value", lambda attr, old, new: self._draw_portrait())
-        self.portrait_window = Select(name="portrait_window", title="steps", width=220, value="eos",
+        self.portrait_window = Select(name="portrait_window", title="steps", width=230, value="eos",
                                       options=list(M.WINDOWS.items()))
         self.portrait_window.on_change("value", lambda attr, old, new: self._draw_portrait())
 
@@ -251,8 +252,8 @@ class Explorer:
         self.two_over_eta.location = 2 / eta
         every = "" if pt["every"] == 1 else f" (1 in {pt['every']})"
         cross = self.view["summary"]["first_cross_step"]
-        since = f" from step {cross:,}" if window == "eos" and cross else ""
-        self.portrait.title.text = f"phase portrait ({M.PORTRAITS[var]}, Λ) at η = {eta:g}: even steps{since}{every}"
+        since = f" from {cross:,}" if window == "eos" and cross else ""
+        self.portrait.title.text = f"({M.PORTRAITS[var]}, Λ) at η = {eta:g}: even steps{since}{every}"
         self.portrait.xaxis.axis_label = M.PORTRAITS[var]
 
     def save(self):
@@ -305,7 +306,7 @@ class Explorer:
 
 
 def legend_html_div() -> Div:
-    return Div(text=legend_html(), width=640)
+    return Div(text=legend_html(), width=SERIES_W)
 
 
 def make_document(doc: Document, ctx: Context) -> None:

@@ -39,7 +39,7 @@ COLUMNS = 1000
 #: at most this many phase bands per panel
 PHASE_BINS = 800
 #: at most this many points on a portrait
-PORTRAIT_POINTS = 4000
+PORTRAIT_POINTS = 20_000
 
 
 # --- controls ---------------------------------------------------------------------------------
