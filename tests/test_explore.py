@@ -353,3 +353,10 @@ def test_document_callbacks(tmp_path):
     ex.save()
     saved = list(tmp_path.glob("explore-eta0.02346-m256-reduced*.nc"))
     assert len(saved) == 1 and str(saved[0].resolve()) in ex.saved.text
+
+
+def test_cli_defaults_are_the_diagrams():
+    from eosdyn.cli.explore import DEFAULT_RANGE, explore
+
+    steps = next(p for p in explore.params if p.name == "diagram_steps")
+    assert (DEFAULT_RANGE, steps.default) == (O.DEFAULT_RANGE, O.DEFAULT_STEPS)
