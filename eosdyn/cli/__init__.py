@@ -54,3 +54,6 @@ main.add_command(check)
 from .compare import compare  # noqa: E402
 
 main.add_command(compare)
+from .explore import explore  # noqa: E402
+
+main.add_command(explore)
