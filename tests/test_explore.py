@@ -13,13 +13,13 @@ import xarray as xr
 from click.testing import CliRunner
 
 import eosdyn
-from eosdyn.bifurcation import bifurcation
+from eosdyn.analysis.bifurcation import bifurcation
 from eosdyn.cli import main
 from eosdyn.errors import EosdynError, ParameterError
 from eosdyn.explore import model as M
 from eosdyn.explore import orbits as O
-from eosdyn.params import make_params
-from eosdyn.plotting import PHASE_COLOURS, PHASE_LINES
+from eosdyn.model.params import make_params
+from eosdyn.plot.common import PHASE_COLOURS, PHASE_LINES
 
 BASE = make_params()
 
@@ -139,7 +139,7 @@ def test_phase_bands_match_reference(n, bins, seed):
 
 @pytest.mark.parametrize("size, columns, seed", [(10_000, 300, 0), (4001, 2000, 1), (100, 20, 2), (50, 30, 3)])
 def test_decimate_matches_plotting_twin(size, columns, seed):
-    from eosdyn.plotting import decimate as reference
+    from eosdyn.plot.common import decimate as reference
 
     rng = np.random.default_rng(seed)
     x = np.arange(size) * 3

@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 
 import eosdyn
-from eosdyn.bifurcation import bifurcation
+from eosdyn.analysis.bifurcation import bifurcation
 from eosdyn.errors import ParameterError
-from eosdyn.params import make_params
+from eosdyn.model.params import make_params
 
 CHROMIUM = os.environ.get("EOSDYN_CHROMIUM", "/usr/bin/chromium")
 #: playwright adds --headless itself (headless=True) and takes the profile folder as user_data_dir

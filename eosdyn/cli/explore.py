@@ -37,7 +37,7 @@ def explore(bifurcation_file, port, host, save_dir, values, diagram_steps):
         raise EosdynError('eosdyn explore needs bokeh: pip install "eosdyn[explore]"') from None
     from ..explore.orbits import OrbitDiagram, load_diagram
     from ..explore.server import serve
-    from ..params import make_params
+    from ..model.params import make_params
 
     folder = Path(save_dir)
     if not folder.is_dir():

@@ -1,6 +1,6 @@
 """``eosdyn explore``: a local web app (Bokeh server) to click through the orbit diagram.
 
-* :mod:`eosdyn.explore.model` -- pure functions, no Bokeh: controls to :class:`~eosdyn.params.Params`,
+* :mod:`eosdyn.explore.model` -- pure functions, no Bokeh: controls to :class:`~eosdyn.model.params.Params`,
   live runs (cancellable, with progress), decimated series, phase bands, portraits, the summary,
   saving under a fresh name;
 * :mod:`eosdyn.explore.orbits` -- the orbit diagram: loaded from a file or computed in the

@@ -27,8 +27,8 @@ from bokeh.plotting import figure
 
 from ..engines import METHODS
 from ..errors import EosdynError
-from ..params import Params
-from ..plotting import PHASE_COLOURS, PHASE_NAMES
+from ..model.params import Params
+from ..plot.common import PHASE_COLOURS, PHASE_NAMES
 from . import model as M
 from .orbits import OrbitDiagram, diverged_bands, orbit_points
 

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .. import io
+from ..analysis.summary import summarize
 from ..api import build_problem, run_problem
 from ..errors import EosdynError
-from ..params import Params, make_params
-from ..plotting import PHASE_COLOURS, PHASE_LINES
-from ..summary import summarize
+from ..io import files as io
+from ..model.params import Params, make_params
+from ..plot.common import PHASE_COLOURS, PHASE_LINES
 
 #: data presets of the data control: name -> the ``data`` parameter
 PRESETS = {"synthetic": None, "digits": "digits"}
@@ -162,7 +162,7 @@ class Runner:
 
 
 def decimate(x: np.ndarray, y: np.ndarray, columns: int = COLUMNS):
-    """Min/max per column, vectorised: the points :func:`eosdyn.plotting.decimate` keeps.
+    """Min/max per column, vectorised: the points :func:`eosdyn.plot.run.decimate` keeps.
 
     The ``x.size`` points are cut into ``columns`` consecutive groups (edges
     ``linspace(0, size, columns + 1)``); each group keeps the first position of its minimum and of

@@ -1,6 +1,6 @@
 """The orbit diagram of ``eosdyn explore``: loaded from a file, or computed in the background.
 
-Computed diagrams are :func:`eosdyn.bifurcation.bifurcation` over ``eta`` (fresh starts from the
+Computed diagrams are :func:`eosdyn.analysis.bifurcation.bifurcation` over ``eta`` (fresh starts from the
 default scenario), run in chunks of values so that the page can show the progress; in fresh mode
 every value is independent, so the chunks concatenate to the diagram of one call.
 """
@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..bifurcation import bifurcation
+from ..analysis.bifurcation import bifurcation
+from ..analysis.scan import Axis, parse_values
 from ..errors import EosdynError
-from ..io import open_run
-from ..params import Params, make_params
-from ..scan import Axis, parse_values
+from ..io.files import open_run
+from ..model.params import Params, make_params
 from .model import warm_kernels
 
 #: the diagram computed at start when no file is given: 128 values, the default scenario's steps

@@ -16,7 +16,7 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 
 from ..errors import EosdynError
-from ..params import Params
+from ..model.params import Params
 from .app import Context, make_document
 from .model import Runner
 from .orbits import OrbitDiagram
