@@ -14,10 +14,33 @@ class ParameterError(EosdynError, ValueError):
     ``eta must be a finite number > 0, got -1.0``.
     """
 
-    def __init__(self, name: str, message: str):
+    def __init__(self, name: str, message: str, cli_message: str | None = None):
         self.name = name
+        #: the message in the command line's words, when they differ (without the option)
+        self.cli_message = cli_message
         super().__init__(f"{name} {message}")
 
 
 class DataError(EosdynError, ValueError):
     """A data or initialisation file cannot be used (missing, unreadable, wrong shape, not finite)."""
+
+
+class TargetExistsError(ParameterError):
+    """An output path exists and may not be replaced (not without ``overwrite``, or never: eosdyn
+    replaces only its own outputs of the same kind).
+
+    ``cli_message`` is the same sentence in the command line's words (``--overwrite``).
+    """
+
+    def __init__(self, name: str, message: str, hint: str = "", cli_hint: str = ""):
+        super().__init__(name, message + (f"; {hint}" if hint else ""),
+                         message + (f"; {cli_hint or hint}" if cli_hint or hint else ""))
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run or a scan, with what was done (``step`` reached, ``saved``/``total``
+    blocks of a scan); the command line prints :attr:`message` and exits with status 130."""
+
+    def __init__(self, message: str, step: int | None = None, saved: int | None = None, total: int | None = None):
+        super().__init__(message)
+        self.message, self.step, self.saved, self.total = message, step, saved, total
