@@ -22,6 +22,7 @@ import shutil
 import socket
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from ..errors import EosdynError, ParameterError, TargetExistsError
@@ -163,6 +164,15 @@ def clean_stale(path) -> list[Path]:
 
 
 @contextlib.contextmanager
+def consolidating():
+    """Silence zarr 3's note that consolidated metadata is not yet in the v3 specification
+    (xarray and zarr-python read it; it is what lets ``xr.open_zarr`` open eosdyn stores quietly)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        yield
+
+
+@contextlib.contextmanager
 def staging(path):
     """A fresh temporary directory beside ``path`` (stale ones of earlier writes removed first),
     deleted on exit whatever happens."""
@@ -216,7 +226,8 @@ def save(ds, path, overwrite: bool = False, kind: str | None = None) -> Path:
         if p.suffix == ".nc":
             ds.to_netcdf(target, engine="h5netcdf")
         else:
-            ds.to_zarr(target, mode="w", consolidated=True)
+            with consolidating():
+                ds.to_zarr(target, mode="w", consolidated=True)
         move_into_place(target, p, tmp)
     return p
 

@@ -86,10 +86,10 @@ def scan_attrs(spec: ScanSpec) -> dict:
 def create_store(spec: ScanSpec, path: Path) -> None:
     """Write the empty store (metadata and coordinates only, consolidated) atomically; an
     existing store at ``path`` is replaced only once the new one is complete."""
-    from ...io.files import move_into_place, staging
+    from ...io.files import consolidating, move_into_place, staging
 
     ds, encoding = template(spec)
-    with staging(path) as tmp:
+    with staging(path) as tmp, consolidating():
         ds.to_zarr(tmp / path.name, mode="w", compute=False, encoding=encoding, consolidated=True)
         move_into_place(tmp / path.name, path, tmp)
 
