@@ -14,10 +14,8 @@ class ParameterError(EosdynError, ValueError):
     ``eta must be a finite number > 0, got -1.0``.
     """
 
-    def __init__(self, name: str, message: str, cli_message: str | None = None):
+    def __init__(self, name: str, message: str):
         self.name = name
-        #: the message in the command line's words, when they differ (without the option)
-        self.cli_message = cli_message
         super().__init__(f"{name} {message}")
 
 
@@ -27,14 +25,7 @@ class DataError(EosdynError, ValueError):
 
 class TargetExistsError(ParameterError):
     """An output path exists and may not be replaced (not without ``overwrite``, or never: eosdyn
-    replaces only its own outputs of the same kind).
-
-    ``cli_message`` is the same sentence in the command line's words (``--overwrite``).
-    """
-
-    def __init__(self, name: str, message: str, hint: str = "", cli_hint: str = ""):
-        super().__init__(name, message + (f"; {hint}" if hint else ""),
-                         message + (f"; {cli_hint or hint}" if cli_hint or hint else ""))
+    replaces only its own outputs of the same kind)."""
 
 
 class Interrupted(KeyboardInterrupt):

@@ -50,7 +50,7 @@ def test_existing_output_is_refused_unless_overwrite(run, tmp_path, suffix):
         eosdyn.save(run, path)
     assert tree(tmp_path) == before
     line = one_error_line(cli("simulate", "--steps", "10", "--eta", "0.02", "--out", path))
-    assert "--out" in line and "give --overwrite" in line
+    assert "--out" in line and "pass --overwrite to replace it" in line
     assert tree(tmp_path) == before  # refused before running, nothing written
     res = cli("simulate", "--steps", "10", "--eta", "0.02", "--out", path, "--overwrite")
     assert res.exit_code == 0, res.output
@@ -84,7 +84,7 @@ def test_foreign_files_and_other_kinds_are_never_replaced(run, tmp_path):
         eosdyn.save(run, tmp_path / "c.nc", overwrite=True)
     # a scan store of another scan, or a directory with notes, is not replaced by `eosdyn scan`
     line = one_error_line(cli("scan", "--grid", "eta=0.01,0.02", "--steps", "20", "--out", store, "--overwrite"))
-    assert "--out" in line and "notes.txt" in line
+    assert "--out" in line and "holds an eosdyn run, not a scan" in line
     assert (store / "notes.txt").exists()
 
 
@@ -142,7 +142,7 @@ def test_replacing_a_store_keeps_the_old_one_if_the_rename_fails(run, tmp_path, 
 def _outputs(tmp_path):
     run = eosdyn.simulate(steps=200, hessian=True)
     cmp = eosdyn.compare(steps=200)
-    bif = eosdyn.bifurcation(values="0.01,0.02", steps=200, keep=20, backend="serial")
+    bif = eosdyn.bifurcation(eosdyn.Params(steps=200), values="0.01,0.02", keep=20, backend="serial")
     scan = eosdyn.scan(["eta=0.01,0.02", "m=64,128"], tmp_path / "s.zarr", steps=200, backend="serial",
                        lyapunov=True)
     return {"run": run, "compare": cmp, "bifurcation": bif, "scan": scan}

@@ -50,5 +50,5 @@ def test_unknown_keys_are_shown_with_their_names():
                     "n_excursions": 3, "phase_fractions": {"I": 0.5, "II": 0.25}, "final_loss": float("nan")})
     text = str(info)
     assert "n excursions" in text and "3" in text and "I 0.5, II 0.25" in text
-    assert "converged at step 7" in text and "n/a" in text
+    assert "converged at step 7" in text and "nan" in text
     assert all(callable(fmt) for _, fmt in LABELS.values())

@@ -9,6 +9,7 @@ see :func:`flag_for`).
 
 from __future__ import annotations
 
+import re
 import sys
 from importlib import import_module
 
@@ -48,9 +49,34 @@ def flag_for(command: click.Command | None, name: str) -> str:
     return name
 
 
+#: ``name=value`` in a library message: a suggestion to set parameter ``name``
+SETTING = re.compile(r"(?<![\w.'\"=:-])([a-z][a-z0-9_]*)=('[^']*'|True|False|[-+0-9.e]+)(?=[\s;)]|$)")
+
+
+def cli_words(command: click.Command | None, text: str) -> str:
+    """``text`` with the settings it suggests written as this command's options:
+    ``engine='reduced'`` becomes ``--engine reduced``, ``overwrite=True`` ``--overwrite``."""
+
+    def option(match):
+        name, value = match.group(1), match.group(2)
+        flag = flag_for(command, name)
+        if not flag.startswith("--"):
+            return match.group(0)
+        param = next(p for p in command.params if flag in getattr(p, "opts", ()))
+        if getattr(param, "is_flag", False):
+            return flag if value == "True" else match.group(0)
+        return f"{flag} {value.strip(chr(39))}"
+
+    return SETTING.sub(option, text)
+
+
 class EosdynGroup(click.Group):
     """Lazy subcommands; every :class:`EosdynError` becomes a one-line ``Error: ...`` with exit
     code 2, and Ctrl-C a one-line note with exit code 130."""
+
+    def _command(self, ctx):
+        name = ctx.invoked_subcommand
+        return self.get_command(ctx, name) if name else None
 
     def list_commands(self, ctx):
         return list(COMMANDS)
@@ -65,12 +91,11 @@ class EosdynGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ParameterError as exc:
-            name = ctx.invoked_subcommand
-            command = self.get_command(ctx, name) if name else None
-            text = exc.cli_message or str(exc)[len(exc.name) + 1:]
+            command = self._command(ctx)
+            text = cli_words(command, str(exc)[len(exc.name) + 1:])
             raise click.UsageError(f"{flag_for(command, exc.name)} {text}") from None
         except EosdynError as exc:
-            raise click.UsageError(str(exc)) from None
+            raise click.UsageError(cli_words(self._command(ctx), str(exc))) from None
         except KeyboardInterrupt as exc:
             message = exc.message if isinstance(exc, Interrupted) else "interrupted"
             if not isinstance(exc, Interrupted) or exc.saved is None:

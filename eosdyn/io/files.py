@@ -113,17 +113,16 @@ def check_target(path, kind: str, overwrite: bool = False, name: str = "path") -
         return p
     found = kind_of(p)
     foreign = foreign_entries(p)
-    never = "eosdyn replaces only its own outputs of the same kind: remove it yourself or choose another path"
+    never = "; eosdyn replaces only its own outputs of the same kind: remove it yourself or choose another path"
     if found is None or p.is_symlink():
-        raise TargetExistsError(name, f"{str(p)!r} already exists and was not written by eosdyn", never)
+        raise TargetExistsError(name, f"{str(p)!r} already exists and was not written by eosdyn{never}")
     if found != kind:
-        raise TargetExistsError(name, f"{str(p)!r} already exists and holds an eosdyn {found}, not a {kind}", never)
+        raise TargetExistsError(name, f"{str(p)!r} already exists and holds an eosdyn {found}, not a {kind}{never}")
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-        raise TargetExistsError(name, f"{str(p)!r} holds files eosdyn did not write ({shown})", never)
+        raise TargetExistsError(name, f"{str(p)!r} holds files eosdyn did not write ({shown}){never}")
     if not overwrite:
-        raise TargetExistsError(name, f"{str(p)!r} already exists ({describe(p)})",
-                                "pass overwrite=True to replace it", "give --overwrite to replace it")
+        raise TargetExistsError(name, f"{str(p)!r} already exists ({describe(p)}); pass overwrite=True to replace it")
     return p
 
 

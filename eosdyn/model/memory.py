@@ -63,9 +63,7 @@ def check_memory(params, d: int, r: int, available: int | None = None) -> None:
     what = f"needs about {_gb(need)} to hold A and W ({params.m:,} x {d} float64"
     what += f", {COPIES['full']} copies for engine full)" if params.engine == "full" else ")"
     if params.engine == "full":
-        fix, cli = ("engine 'reduced' (exact, O(r^2) whatever m) needs none of it",
-                    "--engine reduced (exact, O(r^2) whatever m) needs none of it")
+        fix = "engine='reduced' (exact, O(r^2) whatever m) needs none of it"
     else:
-        fix, cli = ("init_sampler 'wishart' needs none of it", "--init-sampler wishart needs none of it")
-    message = f"= {params.m} {what}; {_gb(have)} is available; "
-    raise ParameterError("m", message + fix, message + cli)
+        fix = "init_sampler='wishart' needs none of it"
+    raise ParameterError("m", f"= {params.m} {what}; {_gb(have)} is available; {fix}")

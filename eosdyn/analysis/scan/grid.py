@@ -33,6 +33,8 @@ class Axis:
     name: str
     values: tuple
     scale: str = "list"
+    #: how it was written (``eta=0.002:0.2:64:log``), for messages
+    text: str = field(default="", compare=False)
 
 
 def parse_axis(text: str) -> Axis:
@@ -42,7 +44,7 @@ def parse_axis(text: str) -> Axis:
         raise ParameterError("grid", f"{text!r}: must be NAME=VALUES, e.g. eta=0.002:0.2:64:log")
     name, spec = text.split("=", 1)
     try:
-        return parse_values(name.strip(), spec.strip())
+        return dataclasses.replace(parse_values(name.strip(), spec.strip()), text=text)
     except ParameterError as exc:
         raise ParameterError("grid", f"{text!r}: {exc}") from None
 
@@ -280,8 +282,11 @@ def make_spec(params: Params | None = None, axes=(), options: ScanOptions | None
     options = options or ScanOptions(**option_kwargs)
     spec = ScanSpec(params, tuple(parsed), options)
     for a in spec.axes:  # every value with the base values, then every cell when affordable
-        for v in a.values:
-            make_params(**{**params.to_dict(), a.name: v})
+        try:
+            for v in a.values:
+                make_params(**{**params.to_dict(), a.name: v})
+        except ParameterError as exc:
+            raise ParameterError("grid", f"{a.text or a.name!r}: {exc}") from None
     if spec.ncells <= 200_000:
         for index in np.ndindex(*spec.shape):
             spec.cell_params(index)

@@ -125,9 +125,8 @@ def open_store(spec: ScanSpec, path, overwrite: bool = False):
         if overwrite:
             create_store(spec, p)
         elif not same_scan(stored, spec.to_json()):
-            raise TargetExistsError("path", f"{str(p)!r} holds a different scan",
-                                    "pass overwrite=True to replace it, or choose another path",
-                                    "give --overwrite to replace it, or choose another path")
+            raise TargetExistsError("path", f"{str(p)!r} holds a different scan; pass overwrite=True to replace it, "
+                                    "or choose another path")
     else:
         create_store(spec, p)
     return zarr.open_group(str(p), mode="r+")
