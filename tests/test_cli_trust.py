@@ -256,3 +256,33 @@ def test_gallery_keeps_labels_with_their_runs_and_refuses_unknown_engines(tmp_pa
     scenario.write_text('[run]\nsteps = 50\n[figure]\nkind = "compare"\nruns = [{engine = "warp"}]\n')
     with pytest.raises(EosdynError, match=r"'c.toml': \[figure\] runs\[0\]: engine must be one of"):
         gallery.draw(gallery.read_figure(scenario), tmp_path / "c.png", Cache(), echo=notes.append)
+
+
+# --- library code leaves process-wide state alone ------------------------------------------
+
+
+def test_figures_keep_the_umask_and_the_matplotlib_backend(tmp_path, monkeypatch):
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    def no_umask(mask):
+        raise AssertionError("library code must not set the process-wide umask")
+
+    old = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", no_umask)
+        path = eosdyn.plot_run(eosdyn.simulate(steps=100), tmp_path / "f.png").path
+    finally:
+        monkeypatch.undo()
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # 0666 less the umask, as any new file
+    cmp = eosdyn.compare(steps=200)
+    eosdyn.save(cmp, tmp_path / "c.nc")
+    code = ("import matplotlib; matplotlib.use('svg'); import eosdyn\n"
+            f"eosdyn.plot_output({str(tmp_path / 'c.nc')!r}, {str(tmp_path / 'c.png')!r})\n"
+            "print(matplotlib.get_backend())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "svg" and (tmp_path / "c.png").stat().st_size > 20_000
