@@ -73,14 +73,14 @@ def test_a_run_that_cannot_fit_in_memory_is_refused_before_allocating():
     from eosdyn.model.memory import check_memory
     from eosdyn.model.params import make_params
 
-    with pytest.raises(ParameterError, match=r"^m = 1000000000 needs about 184 GB .* 1 GB is available; "
+    with pytest.raises(ParameterError, match=r"^m 1000000000: the run needs about 184 GB .* 1 GB is available; "
                                              r"engine='reduced' .* needs none of it$"):
         check_memory(make_params(engine="full", m=10**9), d=5, r=5, available=10**9)
     check_memory(make_params(engine="full", m=10**3), d=5, r=5, available=10**9)  # fits: no error
     with pytest.raises(ParameterError, match="init_sampler='wishart' needs none of it"):
         check_memory(make_params(m=10**9, init_sampler="parameters"), d=5, r=5, available=10**9)
     line = one_error_line(cli("simulate", "--engine", "full", "--m", "1e12", "--steps", "10"))
-    assert "--m = 1000000000000 needs about" in line and "is available" in line
+    assert "--m 1000000000000: the run needs about" in line and "is available" in line
     assert "--engine reduced" in line
     assert eosdyn.simulate(m=10**12, steps=5).attrs["m"] == 10**12  # reduced: Wishart, nothing allocated
 

@@ -60,10 +60,10 @@ def check_memory(params, d: int, r: int, available: int | None = None) -> None:
     have = available_bytes() if available is None else available
     if have is None or need <= have:
         return
-    what = f"needs about {_gb(need)} to hold A and W ({params.m:,} x {d} float64"
+    what = f"the run needs about {_gb(need)} to hold A and W ({params.m:,} x {d} float64"
     what += f", {COPIES['full']} copies for engine full)" if params.engine == "full" else ")"
     if params.engine == "full":
         fix = "engine='reduced' (exact, O(r^2) whatever m) needs none of it"
     else:
         fix = "init_sampler='wishart' needs none of it"
-    raise ParameterError("m", f"= {params.m} {what}; {_gb(have)} is available; {fix}")
+    raise ParameterError("m", f"{params.m}: {what}; {_gb(have)} is available; {fix}")
