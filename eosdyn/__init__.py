@@ -5,7 +5,8 @@ The public API::
     import eosdyn
     ds = eosdyn.simulate(m=4096, eta=0.01)            # an xarray.Dataset (schema: eosdyn.io.schema)
     print(eosdyn.summarize(ds))                        # what `eosdyn simulate` prints
-    eosdyn.save(ds, "run.nc"); ds = eosdyn.open_run("run.nc")
+    eosdyn.save(ds, "run.nc"); ds = eosdyn.open_run("run.nc")   # overwrite=True to replace
+    eosdyn.plot_output("any-eosdyn-file.nc", "fig.png")  # runs, scans, orbit diagrams, compare
     report = eosdyn.check(ds)                          # the paper's statements on this run
     cmp = eosdyn.compare(eta=0.01)                     # GD against its gradient flow
     sc = eosdyn.scan(["eta=0.002:0.2:16:log"], "s.zarr")
@@ -43,6 +44,8 @@ _API = {
     "plot_bifurcation": ("eosdyn.plot", "plot_bifurcation"),
     "plot_heatmap": ("eosdyn.plot", "plot_heatmap"),
     "open_run": ("eosdyn.io.files", "open_run"),
+    "open_output": ("eosdyn.io.files", "open_output"),
+    "plot_output": ("eosdyn.plot", "plot_output"),
     "save": ("eosdyn.io.files", "save"),
     "VARIABLES": ("eosdyn.io.schema", "VARIABLES"),
     "validate": ("eosdyn.io.schema", "validate"),

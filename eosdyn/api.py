@@ -10,12 +10,13 @@ import xarray as xr
 
 from ._version import __version__
 from .engines import METHODS, Problem
-from .errors import DataError
+from .errors import DataError, Interrupted
 from .io.schema import annotate
 from .kernels import layout as L
 from .model import data as data_mod
 from .model import init as init_mod
 from .model.datasets import options_from
+from .model.memory import check_memory
 from .model.params import AUTO_MATERIALISE_LIMIT, Params, make_params
 from .progress import progress_bar
 
@@ -45,7 +46,9 @@ def simulate(
     -------
     xarray.Dataset
         Variables of :data:`eosdyn.io.schema.VARIABLES` over ``step``; attrs carry the status
-        (``converged`` / ``diverged`` / ``max_steps``), provenance and every parameter.
+        (``converged`` / ``diverged`` / ``max_steps``), provenance and every parameter;
+        ``compile_time`` (numba compiling or loading its cached kernels) and ``run_time`` (the
+        rest, seconds).
         The update rule is ``A' = A - eta dL/dA``, ``W' = W - eta dL/dW`` with
         ``L = ||X^T W^T A / sqrt(m) - Y||^2 / n``.
     """
@@ -58,8 +61,15 @@ def simulate(
             raise DataError("give both A and W, or neither")
         if A is not None and "m" not in kwargs:
             params = params.replace(m=int(np.asarray(A).shape[0]))
-    problem = build_problem(params, X=X, Y=Y, A=A, W=W)
-    return run_problem(problem, progress=progress)
+    from .kernels._numba import compile_timer
+
+    start = time.perf_counter()
+    with compile_timer() as compiling:
+        problem = build_problem(params, X=X, Y=Y, A=A, W=W)
+        ds = run_problem(problem, progress=progress)
+    ds.attrs["compile_time"] = compiling.seconds
+    ds.attrs["run_time"] = max(0.0, time.perf_counter() - start - compiling.seconds)
+    return ds
 
 
 def build_problem(params: Params, X=None, Y=None, A=None, W=None) -> Problem:
@@ -90,6 +100,7 @@ def build_problem(params: Params, X=None, Y=None, A=None, W=None) -> Problem:
         and (engine.needs_parameters or params.m * data.d <= AUTO_MATERIALISE_LIMIT)
     )
     if A is None and materialise:
+        check_memory(params, data.d, data.rank)
         A, W = init_mod.gaussian_parameters(params.m, data.d, params.sa, params.sw, params.seed)
     if A is not None:
         stats = init_mod.statistics_from_parameters(A, W, data.U)
@@ -116,14 +127,17 @@ def run_problem(pb: Problem, progress: bool = False, wrap=None) -> xr.Dataset:
     t, chunk = 0, 1024
     start = time.perf_counter()
     with progress_bar(total, enabled=progress, label=f"{p.engine} m={p.m} eta={p.eta:g}") as bar:
-        while pb.status[0] < 0:
-            c0 = time.perf_counter()
-            engine.advance(t, min(t + chunk, total))
-            t_new = int(pb.status[3])
-            bar(t_new - t)
-            t = t_new
-            dt = time.perf_counter() - c0
-            chunk = int(min(max(chunk * (0.25 / max(dt, 1e-4)), 256), 1 << 24))
+        try:
+            while pb.status[0] < 0:
+                c0 = time.perf_counter()
+                engine.advance(t, min(t + chunk, total))
+                t_new = int(pb.status[3])
+                bar(t_new - t)
+                t = t_new
+                dt = time.perf_counter() - c0
+                chunk = int(min(max(chunk * (0.25 / max(dt, 1e-4)), 256), 1 << 24))
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted at step {t}", step=t) from None
     wall = time.perf_counter() - start
     ds = to_dataset(pb, engine.final(), wall)
     finish = getattr(engine, "finish", None)  # engine-specific variables and attrs

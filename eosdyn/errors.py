@@ -21,3 +21,17 @@ class ParameterError(EosdynError, ValueError):
 
 class DataError(EosdynError, ValueError):
     """A data or initialisation file cannot be used (missing, unreadable, wrong shape, not finite)."""
+
+
+class TargetExistsError(ParameterError):
+    """An output path exists and may not be replaced (not without ``overwrite``, or never: eosdyn
+    replaces only its own outputs of the same kind)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run or a scan, with what was done (``step`` reached, ``saved``/``total``
+    blocks of a scan); the command line prints :attr:`message` and exits with status 130."""
+
+    def __init__(self, message: str, step: int | None = None, saved: int | None = None, total: int | None = None):
+        super().__init__(message)
+        self.message, self.step, self.saved, self.total = message, step, saved, total

@@ -160,5 +160,7 @@ def test_save_roundtrip(tmp_path, suffix):
     for k, v in ds.attrs.items():
         assert np.all(back.attrs[k] == v), k
     assert [p.name for p in tmp_path.iterdir()] == [f"run{suffix}"]  # no temp leftovers
-    eosdyn.save(ds, path)  # overwriting works
+    with pytest.raises(eosdyn.EosdynError, match="overwrite=True"):
+        eosdyn.save(ds, path)  # never silently
+    eosdyn.save(ds, path, overwrite=True)  # overwriting an eosdyn run works
     eosdyn.validate(eosdyn.open_run(path))

@@ -88,7 +88,7 @@ def test_cli_bifurcation_default_scenario_out_and_plot(tmp_path):
                   "--keep", "50", "--backend", "serial", "--out", out, "--plot", fig)
     assert res.exit_code == 0, res.output
     assert "late orbit" in res.output and "plotted" in res.output
-    ds = eosdyn.open_run(out)
+    ds = eosdyn.open_output(out)
     assert ds.sizes == {"eta": 12, "k": 50}
     assert ds.attrs["observable"] == "eta_sharpness"
     locked = ds["first_cross_step"].values >= 0

@@ -47,7 +47,7 @@ def test_cli_compare(tmp_path):
     assert res.exit_code == 0, res.output
     assert "parting step" in res.output and "31329" in res.output
     assert fig.stat().st_size > 10_000
-    saved = eosdyn.open_run(out)
+    saved = eosdyn.open_output(out)
     assert saved.attrs["first_cross_gd"] == 31329
     res = CliRunner().invoke(main, ["compare", "--steps", "2000", "--json", "--method", "LSODA"])
     info = json.loads(res.output)

@@ -190,8 +190,8 @@ def _scenarios(folder):
     (folder / "a-series.toml").write_text(base)
     (folder / "b-indicator.toml").write_text(base + '[figure]\nkind = "indicator"\ncaption = "ind"\n')
     (folder / "c-compare.toml").write_text(
-        base + '[figure]\nkind = "compare"\nruns = [{eta = 6.0}, {engine = "no-such"}]\n'
-        'labels = ["eta 12", "none", "eta 6"]\n'
+        base + '[figure]\nkind = "compare"\nruns = [{eta = 6.0}, {engine = "flow"}]\n'
+        'labels = ["eta 12", "eta 6", "flow"]\n'
     )
     (folder / "d-bif.toml").write_text(base + '[figure]\nkind = "bifurcation"\nvalues = "1:2:3"\n')
 
@@ -200,6 +200,7 @@ def test_figures_rebuild_deterministically(tmp_path, monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "eosdyn.analysis.bifurcation", None)  # as where it is missing
+    monkeypatch.setattr(figures, "METHODS", {k: v for k, v in figures.METHODS.items() if k != "flow"})
     src, out = tmp_path / "scenarios", tmp_path / "figures"
     src.mkdir()
     out.mkdir()
@@ -208,7 +209,7 @@ def test_figures_rebuild_deterministically(tmp_path, monkeypatch):
     written = figures.build(src, out, echo=notes.append)
     assert [p.name for p in written] == ["a-series.png", "b-indicator.png", "c-compare.png"]
     assert any("bifurcation is not available" in n for n in notes)
-    assert any("'no-such' is not available" in n for n in notes)
+    assert any("'flow' is not available" in n for n in notes)
     first = {p.name: digest(p) for p in written}
     res = CliRunner().invoke(main, ["figures", "--scenarios", str(src), "--out-dir", str(out), "--quiet",
                                     "--only", "b-indicator", "--only", "c-compare"])

@@ -137,7 +137,7 @@ def _check(params, param, values, keep, transient, mode, observable, period_max,
     if observable not in B.OBSERVABLES:
         raise ParameterError("observable", f"must be one of {', '.join(B.OBSERVABLES)}; got {observable!r}")
     if values is None:
-        raise ParameterError("range", "is required, e.g. 0.002:0.2:512:log")
+        raise ParameterError("values", "are required, e.g. 0.002:0.2:512:log")
     if not 2 <= keep <= params.steps + 1:
         raise ParameterError("keep", f"must be between 2 and steps + 1 = {params.steps + 1}, got {keep}")
     if transient is not None and not 0 <= transient < params.steps:
@@ -146,9 +146,12 @@ def _check(params, param, values, keep, transient, mode, observable, period_max,
         raise ParameterError("period_max", f"must be >= 1, got {period_max}")
     if not period_tol >= 0:
         raise ParameterError("period_tol", f"must be >= 0, got {period_tol}")
-    axis = values if isinstance(values, Axis) else parse_values(key, values)
-    for v in axis.values:
-        make_params(**{**params.to_dict(), key: v})
+    try:  # errors name the values as given, not the parameter they set
+        axis = values if isinstance(values, Axis) else parse_values(key, values)
+        for v in axis.values:
+            make_params(**{**params.to_dict(), key: v})
+    except ParameterError as exc:
+        raise ParameterError("values", f"{values!r}: {exc}") from None
     return axis
 
 
@@ -202,7 +205,7 @@ def _dataset(spec, res, observable, period_max, period_tol, mode, wall) -> xr.Da
     ds[dim].attrs["scale"] = axis.scale
     ds["k"].attrs["long_name"] = "step"
     ds.attrs.update({
-        "title": f"eosdyn bifurcation diagram over {dim}",
+        "title": f"eosdyn bifurcation diagram over {dim}", "eosdyn_kind": "bifurcation",
         "eosdyn_version": __version__, "param": dim, "mode": mode, "observable": observable,
         "steps": spec.base.steps, "keep": keep, "transient": spec.lyap_start,
         "period_max": period_max, "period_tol": period_tol, "renorm": spec.options.renorm,

@@ -19,7 +19,7 @@ import xarray as xr
 
 from .. import api
 from ..engines.recorder import RowRecorder, current_statistics
-from ..errors import EosdynError
+from ..errors import EosdynError, ParameterError
 from ..model.params import Params, make_params
 from . import replay
 from .summary import eos_crossings
@@ -80,7 +80,7 @@ def compare(params: Params | None = None, *, X=None, Y=None, A=None, W=None, tol
         raise EosdynError("compare runs GD against the flow: choose a GD engine "
                           "(reduced, first-order or full), not flow")
     if not (tol > 0):
-        raise EosdynError(f"--tol must be > 0, got {tol}")
+        raise ParameterError("tol", f"must be > 0, got {tol}")
     if A is not None and "m" not in kwargs:
         params = params.replace(m=int(np.asarray(A).shape[0]))
     pb = api.build_problem(params, X=X, Y=Y, A=A, W=W)
@@ -120,7 +120,7 @@ def _assemble(gd, flow, s_gd, s_fl, data, tol):
     at_cross = float(rel[np.searchsorted(steps, first_gd)]) if first_gd in steps else float("nan")
     before = rel[steps < first_gd] if first_gd >= 0 else rel
     ds.attrs.update(
-        title="eosdyn compare: GD vs gradient flow from the same start",
+        title="eosdyn compare: GD vs gradient flow from the same start", eosdyn_kind="compare",
         eta=eta, m=gd.attrs["m"], n=gd.attrs["n"], tol=tol,
         gd_engine=gd.attrs["engine"], flow_method=flow.attrs["flow_method"],
         flow_rtol=flow.attrs["flow_rtol"], flow_atol=flow.attrs["flow_atol"],
@@ -160,16 +160,15 @@ def summary(cmp: xr.Dataset) -> dict:
     }
 
 
-def plot_compare(cmp: xr.Dataset, path) -> None:
+def plot_compare(cmp: xr.Dataset, path):
     """Three panels over steps: eta*Lambda of both, loss of both, relative distance."""
-    import matplotlib
+    from ..plot.common import check_path, new_figure, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    path = check_path(path)
     a = cmp.attrs
     eta, x = float(a["eta"]), cmp.step.values
-    fig, axes = plt.subplots(3, 1, figsize=(8, 8), sharex=True, constrained_layout=True)
+    fig = new_figure(8, 8)
+    axes = fig.subplots(3, 1, sharex=True)
     axes[0].plot(x, eta * cmp.sharpness_gd, lw=0.8, label=f"GD ({a['gd_engine']})")
     axes[0].plot(x, eta * cmp.sharpness_flow, lw=1.2, ls="--", label=f"flow ({a['flow_method']})")
     axes[0].axhline(2.0, color="k", lw=0.6, ls=":")
@@ -190,5 +189,5 @@ def plot_compare(cmp: xr.Dataset, path) -> None:
             ax.axvline(a["parting_step"], color="C3", lw=0.6, ls="--", alpha=0.8)
     axes[0].set_title(f"GD vs gradient flow, η = {eta:g}: parted at step {a['parting_step']} "
                       f"(first 2/η crossing: {a['first_cross_gd']})", fontsize=10)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
+    return path

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .summary_table import Summary, optional_summaries
+
 
 def eos_crossings(ds: xr.Dataset) -> np.ndarray:
     """Recorded steps where the sharpness goes from <= 2/eta to > 2/eta (start of an EoS cycle)."""
@@ -15,14 +17,17 @@ def eos_crossings(ds: xr.Dataset) -> np.ndarray:
     return ds["step"].values[idx]
 
 
-def summarize(ds: xr.Dataset) -> dict:
-    """Initial and maximal eta*Lambda, first step above 2/eta, EoS cycles, phases, loss, status."""
+def summarize(ds: xr.Dataset) -> Summary:
+    """Initial and maximal eta*Lambda, first step above 2/eta, EoS cycles, phases, loss, status.
+
+    A dict (JSON-serialisable) that prints as the ``eosdyn simulate`` table (:class:`Summary`).
+    """
     es = ds["eta_sharpness"].values
     finite = np.isfinite(es)
     cross = eos_crossings(ds)
     phases = sorted({int(p) for p in np.unique(ds["phase"].values) if p > 0})
     loss = ds["loss"].values
-    return {
+    return Summary({
         "engine": ds.attrs["engine"],
         "m": int(ds.attrs["m"]),
         "eta": float(ds.attrs["eta"]),
@@ -39,4 +44,4 @@ def summarize(ds: xr.Dataset) -> dict:
         "status_step": int(ds.attrs["status_step"]),
         "message": ds.attrs.get("status_message", ""),
         "wall_time": float(ds.attrs["wall_time"]),
-    }
+    } | optional_summaries(ds))

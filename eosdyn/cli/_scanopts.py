@@ -1,35 +1,27 @@
-"""Options shared by ``eosdyn scan`` and ``eosdyn bifurcation``: the base run parameters."""
+"""Options shared by ``eosdyn scan`` and ``eosdyn bifurcation``: the base run parameters.
+
+They are generated from the parameter table (:mod:`eosdyn.cli._options`); any other run
+parameter is given with ``--set KEY=VALUE``.
+"""
 
 from __future__ import annotations
 
 import click
 
-BASE_OPTIONS = [
-    click.option("--scenario", type=click.Path(dir_okay=False),
-                 help="TOML scenario file (a [scan] table adds axes); options override it."),
-    click.option("--m", type=int, help="Width of the hidden layer. [default: 4096]"),
-    click.option("--eta", type=float, help="Learning rate. [default: 0.01]"),
-    click.option("--steps", type=int, help="GD steps per cell. [default: 100000]"),
-    click.option("--engine", type=click.Choice(["reduced", "first-order"]),
-                 help="reduced: exact GD (default); first-order: the eta^2 terms dropped."),
-    click.option("--seed", type=int, help="Seed of the initialisation and synthetic data."),
-    click.option("--n", type=int, help="Synthetic data: samples."),
-    click.option("--rank", type=int, help="Synthetic data: rank of X^T X."),
-    click.option("--lambda-max", type=float, help="Synthetic data: largest eigenvalue of X^T X."),
-    click.option("--lambda-min", type=float, help="Synthetic data: smallest nonzero eigenvalue."),
-    click.option("--init-scale", type=float, help="Std of the Gaussian init of A and W."),
-    click.option("--init-sampler", type=click.Choice(["auto", "parameters", "wishart"]),
-                 help="Initial statistics: materialise A, W or sample the Wishart law."),
-    click.option("--data", help="Data file (.npz with X, Y; .csv) or a named dataset."),
-    click.option("--set", "extra", multiple=True, metavar="KEY=VALUE",
-                 help="Any other run parameter (repeatable), e.g. --set label_fraction=0.5."),
-]
+from ._options import parameter_options, scenario_option
+
+#: the run parameters offered as options (the rest through --set)
+BASE = ("m", "eta", "steps", "engine", "seed", "n", "rank", "lambda_max", "lambda_min", "init_scale",
+        "init_sampler", "data")
+#: the engines a scan or an orbit diagram runs (eosdyn.analysis.scan.ScanSpec)
+SCAN_ENGINES = ("reduced", "first-order")
 
 
 def base_options(func):
-    for option in reversed(BASE_OPTIONS):
-        func = option(func)
-    return func
+    func = click.option("--set", "extra", multiple=True, metavar="KEY=VALUE",
+                        help="Any other run parameter (repeatable), e.g. --set label_fraction=0.5.")(func)
+    func = parameter_options(BASE, choices={"engine": SCAN_ENGINES})(func)
+    return scenario_option("TOML scenario file (a [scan] table adds axes); options override it.")(func)
 
 
 def _value(text: str):
@@ -41,6 +33,8 @@ def _value(text: str):
             return cast(text)
         except ValueError:
             pass
+    if "," in text:  # a list, e.g. --set eigenvalues=1e6,100,10
+        return [_value(v.strip()) for v in text.split(",")]
     return text
 
 
@@ -52,7 +46,7 @@ def base_params(scenario, extra, options, loss_tol=None):
     given = {k: v for k, v in options.items() if v is not None}
     for item in extra:
         if "=" not in item:
-            raise click.BadParameter("must be KEY=VALUE", param_hint="--set")
+            raise click.BadParameter(f"must be KEY=VALUE, got {item!r}", param_hint="--set")
         key, value = item.split("=", 1)
         given[key.strip().replace("-", "_")] = _value(value.strip())
     if loss_tol is not None:

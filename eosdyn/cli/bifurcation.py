@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import math
 import sys
 
 import click
 
+from ._output import FIGURE_HELP, OVERWRITE_HELP, echo_json
 from ._scanopts import base_options, base_params
 
 
@@ -34,12 +35,13 @@ from ._scanopts import base_options, base_params
               default="auto", show_default=True)
 @click.option("--scheduler", help="Run on Dask: a scheduler ADDRESS, or 'local'.")
 @click.option("--out", type=click.Path(), help="Save the diagram's data: PATH.nc or PATH.zarr.")
-@click.option("--plot", type=click.Path(), help="Draw the diagram: PATH.png/.pdf/.svg.")
-@click.option("--json", "as_json", is_flag=True, help="Print the regimes as JSON.")
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
+@click.option("--plot", type=click.Path(), help=f"Draw the diagram: PATH.png/.pdf/.svg {FIGURE_HELP}.")
+@click.option("--json", "as_json", is_flag=True, help="Print the regimes as JSON (strict: null for NaN).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def bifurcation(param, values, scenario, extra, mode, observable, keep, transient, period_max,
-                period_tol, loss_tol, log_x, xlim, workers, backend, scheduler, out, plot, as_json, quiet,
-                **options):
+                period_tol, loss_tol, log_x, xlim, workers, backend, scheduler, out, overwrite, plot, as_json,
+                quiet, **options):
     """Orbit diagram of the GD map over a parameter, with period and Lyapunov exponent.
 
     Example: eosdyn bifurcation --param eta --range 0.002:0.2:512:log --plot bif.png
@@ -50,31 +52,42 @@ def bifurcation(param, values, scenario, extra, mode, observable, keep, transien
     from ..plot.scan import check_figure_path, plot_bifurcation
 
     base, _ = base_params(scenario, extra, options)
-    lim = None
-    if xlim is not None:
-        try:
-            lim = tuple(float(v) for v in xlim.split(":"))
-            assert len(lim) == 2 and lim[0] < lim[1]
-        except (ValueError, AssertionError):
-            raise click.BadParameter("must be START:STOP with START < STOP", param_hint="--xlim") from None
+    lim = _xlim(xlim)
     if out is not None:
-        io.check_path(out)
+        io.check_target(out, "bifurcation", overwrite, name="out")
     if plot is not None:
-        check_figure_path(plot)
+        check_figure_path(plot, name="plot")
     ds = run(base, param, values, keep=keep, transient=transient, mode=mode, observable=observable,
              period_max=period_max, period_tol=period_tol, loss_tol=loss_tol, backend=backend,
              workers=workers, scheduler=scheduler, progress=not quiet)
     if out is not None:
-        io.save(ds, out)
+        io.save(ds, out, overwrite=overwrite)
     if plot is not None:
         plot_bifurcation(ds, plot, log_x=log_x, xlim=lim)
     table = regimes(ds)
     if len(table) > 25:  # many short alternations: merge "aperiodic" with "not settled"
         table = regimes(ds, merge_unsettled=True)
     if as_json:
-        click.echo(json.dumps({"wall_time": ds.attrs["wall_time"], "regimes": table}, indent=2))
+        echo_json({"wall_time": ds.attrs["wall_time"], "regimes": table})
         return
     _print(ds, table, out, plot)
+
+
+bifurcation.param_aliases = {"path": "out"}
+
+
+def _xlim(text):
+    """``--xlim START:STOP`` as two finite floats with START < STOP (None when not given)."""
+    if text is None:
+        return None
+    try:
+        lim = tuple(float(v) for v in text.split(":"))
+    except ValueError:
+        lim = ()
+    if len(lim) != 2 or not all(map(math.isfinite, lim)) or not lim[0] < lim[1]:
+        raise click.BadParameter(f"must be START:STOP, finite numbers with START < STOP, got {text!r}",
+                                 param_hint="--xlim")
+    return lim
 
 
 def _print(ds, table, out, plot):
@@ -98,7 +111,7 @@ def _print(ds, table, out, plot):
 
 @click.command()
 @click.argument("store", type=click.Path())
-@click.option("--out", required=True, type=click.Path(), help="Figure: PATH.png/.pdf/.svg.")
+@click.option("--out", required=True, type=click.Path(), help=f"Figure: PATH.png/.pdf/.svg {FIGURE_HELP}.")
 @click.option("--x", "x", help="Scanned dimension on the x axis [default: the first of size > 1].")
 @click.option("--y", "y", help="Scanned dimension on the y axis [default: the next one].")
 def heatmap(store, out, x, y):
@@ -110,3 +123,6 @@ def heatmap(store, out, x, y):
     ds = open_scan(store).load()
     plot_heatmap(ds, out, x=x, y=y)
     click.echo(f"plotted {out}")
+
+
+heatmap.param_aliases = {"path": "out"}

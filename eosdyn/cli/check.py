@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
-from ._runopts import add_run_options, given_options, params_from
+from ._options import given, parameter_options, run_params, scenario_option
+from ._output import OVERWRITE_HELP, echo_json
 
 TABLE_WIDTH = 170  # when not writing to a terminal
 
@@ -33,10 +33,13 @@ TABLE_WIDTH = 170  # when not writing to a terminal
 @click.option("--no-flow", is_flag=True, help="Skip the gradient-flow integration (Assumption 3.3).")
 @click.option("--show", type=click.IntRange(0), default=5, show_default=True,
               help="Failing steps listed per statement (all are counted).")
+@parameter_options()
+@scenario_option()
 @click.option("--out", type=click.Path(), help="Without RUN: save the run it simulates (.nc/.zarr).")
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def check(run, as_json, strict, eps2_max, rho, r_tol, hessian_rtol, flow_tol, eps_d, max_replay,
-          no_flow, show, out, quiet, **options):
+          no_flow, show, scenario, out, overwrite, quiet, **options):
     """Check the paper's statements on RUN (a .nc/.zarr file from `eosdyn simulate --out`).
 
     Without RUN, simulates first: the default scenario, or the one given by the run options
@@ -55,27 +58,32 @@ def check(run, as_json, strict, eps2_max, rho, r_tol, hessian_rtol, flow_tol, ep
     opts = CheckOptions(eps2_max=eps2_max, rho=rho, r_tol=r_tol, hessian_rtol=hessian_rtol,
                         flow_tol=flow_tol, eps_D=eps_d, max_replay=max_replay, flow=not no_flow,
                         show=show)
-    given = given_options(options)
-    if run is not None and given:
-        raise EosdynError(f"give a RUN file or run options ({', '.join('--' + k.replace('_', '-') for k in given)}), "
+    options = given(options)
+    if run is not None and (options or scenario):
+        names = [*options, *(["scenario"] if scenario else [])]
+        raise EosdynError(f"give a RUN file or run options ({', '.join('--' + k.replace('_', '-') for k in names)}), "
                           "not both")
     if run is not None and out is not None:
         raise EosdynError("--out saves a simulated run; with a RUN file there is nothing to save")
     if run is not None:
+        kind = io.kind_of(run)
+        if kind is not None and kind != "run":
+            raise EosdynError(f"RUN {run!r} holds an eosdyn {kind}, not a run: eosdyn check reads the runs of "
+                              f"`eosdyn simulate --out`; `eosdyn plot {run} --out FIG.png` draws this file")
         ds = io.open_run(run)
     else:
-        params = params_from(options)
+        params = run_params(options, scenario)
         if out is not None:
-            io.check_path(out)
+            io.check_target(out, "run", overwrite, name="out")
         ds = api.simulate(params, progress=not quiet and not as_json)
         if out is not None:
-            io.save(ds, out)
+            io.save(ds, out, overwrite=overwrite)
     last = int(ds["step"].values[-1]) if "step" in ds.coords and ds.sizes.get("step") else 0
     total = min(last, max_replay) + 1
     with progress_bar(total, enabled=not quiet and not as_json, label="replay", unit="steps") as bar:
         report = run_checks(ds, opts, progress=bar)
     if as_json:
-        click.echo(json.dumps(report.to_dict(show=None), indent=2))
+        echo_json(report.to_dict(show=None))
     else:
         print_report(report, show)
     if strict and any(r.holds is False for r in report.rows):
@@ -111,4 +119,4 @@ def print_report(report, show: int) -> None:
         console.print(f"[dim]note: {note}[/]")
 
 
-add_run_options(check, exclude=("out", "plot", "window", "as_json", "quiet"))
+check.param_aliases = {"path": "out"}

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
-from ._runopts import add_run_options, params_from
+from ._options import parameter_options, run_params, scenario_option
+from ._output import FIGURE_HELP, OVERWRITE_HELP, echo_json
 
 
 @click.command()
 @click.option("--tol", type=float, default=0.01, show_default=True,
               help="Parted: ||D_GD - D_flow|| > tol ||D_flow||.")
+@parameter_options(exclude=("hessian",))
+@scenario_option()
 @click.option("--out", type=click.Path(), help="Save the comparison (PATH.nc or PATH.zarr).")
-@click.option("--plot", type=click.Path(), help="Plot eta*Lambda, loss and distance: PATH.png/.pdf/.svg.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
+@click.option("--plot", type=click.Path(),
+              help=f"Plot eta*Lambda, loss and distance: PATH.png/.pdf/.svg {FIGURE_HELP}.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (strict: null for NaN).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def compare(tol, out, plot, as_json, quiet, **options):
+def compare(tol, scenario, out, overwrite, plot, as_json, quiet, **options):
     """Run GD and the gradient flow from the same start; where do they part?
 
     GD uses --engine (default reduced); the flow --method/--rtol/--atol. The flow is sampled at
@@ -27,22 +31,22 @@ def compare(tol, out, plot, as_json, quiet, **options):
     """
     from ..analysis.compare import compare as run_compare
     from ..analysis.compare import plot_compare, summary
-    from ..errors import EosdynError
     from ..io import files as io
+    from ..plot.common import check_path
 
-    params = params_from(options)
+    params = run_params(options, scenario)
     if out is not None:
-        io.check_path(out)
-    if plot is not None and not str(plot).lower().endswith((".png", ".pdf", ".svg")):
-        raise EosdynError(f"--plot {plot!r}: the suffix must be .png, .pdf or .svg")
+        io.check_target(out, "compare", overwrite, name="out")
+    if plot is not None:
+        check_path(plot, name="plot")
     cmp = run_compare(params, tol=tol, progress=not quiet and not as_json)
     if out is not None:
-        io.save(cmp, out)
+        io.save(cmp, out, overwrite=overwrite)
     if plot is not None:
         plot_compare(cmp, plot)
     info = summary(cmp)
     if as_json:
-        click.echo(json.dumps(info, indent=2))
+        echo_json(info)
         return
     _print(info, out, plot)
 
@@ -80,4 +84,4 @@ def _print(info, out, plot) -> None:
         console.print(f"plotted {plot}")
 
 
-add_run_options(compare, exclude=("out", "plot", "window", "as_json", "quiet", "hessian"))
+compare.param_aliases = {"path": "out"}

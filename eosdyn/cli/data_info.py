@@ -2,43 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
+from ._options import parameter_options
+from ._output import echo_json
 
-def _classes(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        return tuple(int(v) for v in value.split(","))
-    except ValueError:
-        raise click.BadParameter("must be two class labels, e.g. 3,5", param=param) from None
-
-
-def data_options(f):
-    """The real-dataset preprocessing options shared by ``simulate`` and ``data-info``."""
-    options = [
-        click.option("--classes", callback=_classes,
-                     help="Real data: the class pair C0,C1 (labelled -1, +1). [default: 0,1]"),
-        click.option("--subset", type=int,
-                     help="Real data: keep this many samples, half per class, drawn with --data-seed."),
-        click.option("--center/--no-center", default=None,
-                     help="Real data: subtract the mean sample. [default: center]"),
-        click.option("--normalize", type=click.Choice(["none", "unit", "global", "feature"]),
-                     help="Real data: none (pixels in [0,1]), unit (||x_i|| = 1), global "
-                     "(tr X^T X = n), feature (unit RMS per feature). [default: none]"),
-        click.option("--data-seed", type=int, help="Real data: seed of the subset. [default: 0]"),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+#: the real-dataset preprocessing parameters (options generated from the parameter table)
+DATA_OPTIONS = ("classes", "subset", "center", "normalize", "data_seed")
 
 
 @click.command("data-info")
 @click.argument("name")
-@data_options
+@parameter_options(DATA_OPTIONS)
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True,
               help="How many eigenvalues of X^T X to print.")
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
@@ -57,7 +34,7 @@ def data_info(name, top, as_json, **options):
     params = make_params(data=name, **given)  # validates the options, one-line errors
     info = datasets.describe(data.load(name, **datasets.options_from(params)), top=top)
     if as_json:
-        click.echo(json.dumps(info, indent=2))
+        echo_json(info)
     else:
         _print(info)
 

@@ -17,6 +17,8 @@ import click
 def figures(scenarios, out_dir, fmt, only, quiet):
     """Simulate every scenario and draw its figure (deterministic: same files every time).
 
+    Figures already in --out-dir are replaced; nothing else is written.
+
     A scenario's optional [figure] table picks the plot kind (timeseries, indicator,
     spectrum, decomposition, portrait, compare, bifurcation), a step window and a caption.
     """

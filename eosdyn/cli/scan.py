@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
+from ._output import echo_json
 from ._scanopts import base_options, base_params
 
 
@@ -30,8 +30,10 @@ from ._scanopts import base_options, base_params
               help="serial: one core; processes: blocks per process; threads: blocks per thread "
               "(the kernels release the GIL); prange: cells of a block over numba threads.")
 @click.option("--scheduler", help="Run on Dask: a scheduler ADDRESS, or 'local' for a LocalCluster.")
-@click.option("--overwrite", is_flag=True, help="Discard an existing store at --out.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--overwrite", is_flag=True,
+              help="Start afresh, replacing the eosdyn scan store at --out (without it a store of the same scan "
+              "is resumed and one of a different scan refused; nothing else is ever replaced).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (strict: null for NaN).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def scan(grids, out, scenario, extra, record, record_every, tail, sharpness_every, lyapunov,
          block_cells, workers, backend, scheduler, overwrite, as_json, quiet, **options):
@@ -42,20 +44,20 @@ def scan(grids, out, scenario, extra, record, record_every, tail, sharpness_ever
     from ..analysis import scan as S
 
     base, axes = base_params(scenario, extra, options)
-    axes = list(axes) + [S.parse_axis(g) for g in grids]
+    axes = list(axes) + [S.parse_axis(g) for g in grids]  # errors name --grid and quote it
     if not axes:
         raise click.UsageError("give at least one --grid NAME=VALUES (or a scenario [scan] table)")
     rec = () if record.strip().lower() == "none" else tuple(r.strip() for r in record.split(","))
     spec = S.make_spec(base, axes, record=rec, record_every=record_every, tail=tail,
                        sharpness_every=sharpness_every, lyapunov=lyapunov, block_cells=block_cells)
     if workers is not None and workers < 1:
-        raise click.BadParameter("must be >= 1", param_hint="--workers")
+        raise click.BadParameter(f"must be an integer >= 1, got {workers}", param_hint="--workers")
     info = S.run_scan(spec, out, backend=backend, workers=workers, scheduler=scheduler,
                   overwrite=overwrite, progress=not quiet)
     info.update(S.scan_summary(S.open_scan(out)))
     info["out"] = str(out)
     if as_json:
-        click.echo(json.dumps(info, indent=2))
+        echo_json(info)
     else:
         _print(info, spec)
 
@@ -71,3 +73,6 @@ def _print(info, spec):
     c.print("status: " + ", ".join(f"{k} {v}" for k, v in info["status"].items()))
     c.print("phase:  " + ", ".join(f"{k} {v}" for k, v in info["phase"].items()))
     c.print(f"saved {info['out']}")
+
+
+scan.param_aliases = {"path": "out", "grid": "grids"}

@@ -32,19 +32,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import integrate, optimize, sparse
 
 from ..kernels import flow_numba
 from ..kernels import layout as L
 from ..kernels.diagnostics_numba import workspace
 from ..model.init import Statistics
 
-SOLVERS = {
-    "RK45": integrate.RK45,
-    "DOP853": integrate.DOP853,
-    "Radau": integrate.Radau,
-    "LSODA": integrate.LSODA,
-}
+#: the scipy.integrate solver classes by name (scipy is imported when a flow runs, so that
+#: ``eosdyn simulate`` with a GD engine does not pay for it)
+SOLVERS = ("RK45", "DOP853", "Radau", "LSODA")
 #: solvers that use the Jacobian; it is passed dense up to this state size (r <= 13), and
 #: above it sparse to Radau (LSODA takes dense or banded only: it differences its own)
 IMPLICIT = ("Radau", "LSODA")
@@ -99,6 +95,8 @@ class FlowField:
         flow_numba.jacobian_coo(y, self.s, self.z, self.n, self.m, self.eta, rows, cols, vals,
                                 self.u, self.G, self.scr[2])
         self.njev += 1
+        from scipy import sparse
+
         return sparse.csc_matrix((vals, (rows, cols)), shape=(y.size, y.size))
 
     def eta_sharpness(self, y) -> float:
@@ -131,7 +129,9 @@ class FlowEngine:
             extra["jac"] = self.field.jac   # exact Jacobian (flow_numba.jacobian)
         elif p.method == "Radau":
             extra["jac"] = self.field.jac_sparse   # sparse LU inside Radau
-        self.solver = SOLVERS[p.method](self.field, 0.0, self.y0.copy(), self.t_bound,
+        from scipy import integrate
+
+        self.solver = getattr(integrate, p.method)(self.field, 0.0, self.y0.copy(), self.t_bound,
                                         rtol=p.rtol, atol=p.atol, **extra)
         self.keep: np.ndarray | None = None   # if set (rows x state size): states of the rows
         self.segments: list = []   # (t_lo, t_hi, dense output) not yet consumed
@@ -193,6 +193,8 @@ class FlowEngine:
         return int(min(math.floor(hi) + 1, p.steps))
 
     def _root(self, f, lo, hi) -> float:
+        from scipy import optimize
+
         return optimize.brentq(f, lo, hi, xtol=1e-12 * max(1.0, abs(hi)), rtol=4 * np.finfo(float).eps)
 
     def _sharpness_event(self, lo, hi, sol, y) -> None:

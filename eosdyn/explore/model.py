@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
 import queue
 import threading
 import time
@@ -21,7 +20,7 @@ import xarray as xr
 
 from ..analysis.summary import summarize
 from ..api import build_problem, run_problem
-from ..errors import EosdynError
+from ..errors import EosdynError, TargetExistsError
 from ..io import files as io
 from ..model.params import Params, make_params
 from ..plot.common import PHASE_COLOURS, PHASE_LINES
@@ -308,27 +307,27 @@ def run_message(summary: dict) -> tuple[str, str]:
 
 
 def fresh_path(folder, stem: str, suffix: str = ".nc") -> Path:
-    """``folder/stem.nc``, or ``stem-2.nc``, ``stem-3.nc``, ... : the first name not taken,
-    reserved by creating it empty (exclusively), so no existing file is ever overwritten."""
+    """``folder/stem.nc``, or ``stem-2.nc``, ``stem-3.nc``, ... : the first name not taken."""
     folder = Path(folder)
     if not folder.is_dir():
         raise EosdynError(f"--save-dir {str(folder)!r} is not a folder")
     k = 1
     while True:
         path = folder / f"{stem}{'' if k == 1 else f'-{k}'}{suffix}"
-        try:
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        if not path.exists():
             return path
-        except FileExistsError:
-            k += 1
+        k += 1
 
 
 def save_run(ds: xr.Dataset, folder) -> Path:
-    """Save ``ds`` with :func:`eosdyn.save` under a fresh name in ``folder``; the path written."""
+    """Save ``ds`` with :func:`eosdyn.save` under a fresh name in ``folder``; the path written.
+
+    :func:`eosdyn.save` refuses an existing target, so a name taken meanwhile is skipped, never
+    overwritten."""
     a = ds.attrs
-    path = fresh_path(folder, f"explore-eta{a['eta']:g}-m{a['m']}-{a['engine']}")
-    try:
-        return io.save(ds, path).resolve()
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
+    stem = f"explore-eta{a['eta']:g}-m{a['m']}-{a['engine']}"
+    while True:
+        try:
+            return io.save(ds, fresh_path(folder, stem)).resolve()
+        except TargetExistsError:
+            continue

@@ -18,7 +18,7 @@ import xarray as xr
 from ..analysis.bifurcation import bifurcation
 from ..analysis.scan import Axis, parse_values
 from ..errors import EosdynError
-from ..io.files import open_run
+from ..io.files import open_output
 from ..model.params import Params, make_params
 from .model import warm_kernels
 
@@ -38,8 +38,9 @@ def load_diagram(path) -> tuple[xr.Dataset, Params]:
     p = Path(path)
     if not p.exists():
         raise EosdynError(f"bifurcation file {str(p)!r} does not exist")
-    ds = open_run(p)
-    if "orbit" not in ds or ds.attrs.get("param") != "eta" or "parameters" not in ds.attrs:
+    ds = open_output(p)
+    a = ds.attrs
+    if a.get("eosdyn_kind") != "bifurcation" or "orbit" not in ds or a.get("param") != "eta" or "parameters" not in a:
         raise EosdynError(f"{str(p)!r} is not an orbit diagram over eta "
                           "(make one with: eosdyn bifurcation --param eta --range ... --out FILE.nc)")
     base = make_params(**json.loads(ds.attrs["parameters"])["base"])

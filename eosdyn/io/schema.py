@@ -1,4 +1,10 @@
-"""The one declared schema of eosdyn's output: every variable with dims, units and meaning.
+"""The declared schema of eosdyn's output: every variable with dims, units and meaning.
+
+Every file eosdyn writes carries its kind in ``attrs["eosdyn_kind"]`` (:data:`SCHEMAS`):
+``run`` (:data:`VARIABLES` over ``step``), ``compare`` (GD against the flow), ``bifurcation``
+(orbit diagrams) and ``scan`` (per-cell summaries over the scanned parameters, declared with
+the store in :mod:`eosdyn.analysis.scan.store`). :func:`validate` checks a dataset against the
+schema of its kind; a variable that is not declared is an error.
 
 Notation: ``M = (2/(m n)) (||A||^2 X^T X + X^T W^T W X)`` is the Gram (NTK) matrix,
 ``Lambda = lambda_max(M)`` the sharpness, ``D = F - Y`` the residual; differences are
@@ -87,30 +93,134 @@ COORDS = {
 #: attributes every run carries (besides the parameters themselves)
 REQUIRED_ATTRS = (
     "n", "m", "eta", "y_perp2", "seed", "engine", "status", "status_step", "status_message",
-    "eosdyn_version", "parameters", "record_every", "wall_time",
+    "eosdyn_version", "parameters", "record_every", "wall_time", "eosdyn_kind",
 )
 
 
-def annotate(ds: xr.Dataset) -> xr.Dataset:
-    """Attach ``units`` and ``long_name`` from the schema to every declared variable."""
+def annotate(ds: xr.Dataset, kind: str = "run") -> xr.Dataset:
+    """Attach ``units`` and ``long_name`` from the schema to every declared variable and the
+    kind to ``attrs["eosdyn_kind"]``."""
     for name, spec in {**VARIABLES, **OPTIONAL_VARIABLES, **COORDS}.items():
         if name in ds.variables:
             ds[name].attrs.update(units=spec.units, long_name=spec.doc)
+    ds.attrs["eosdyn_kind"] = kind
     return ds
 
 
-def validate(ds: xr.Dataset) -> None:
-    """Raise ``ValueError`` if ``ds`` does not follow the schema (names, dims, dtypes, attrs)."""
-    for name, spec in VARIABLES.items():
+# ------------------------------------------------------------------ the other kinds
+#: in ``dims``, ``*`` stands for the grid dimensions of a scan (``attrs["axes"]``) or the
+#: parameter of a bifurcation diagram (``attrs["param"]``)
+GRID = "*"
+
+COMPARE_VARIABLES: dict[str, Var] = {
+    "loss_gd": Var(("step",), "1", "GD's loss at step t."),
+    "loss_flow": Var(("step",), "1", "The gradient flow's loss at flow time t eta."),
+    "sharpness_gd": Var(("step",), "1", "GD's sharpness Lambda."),
+    "sharpness_flow": Var(("step",), "1", "The flow's sharpness Lambda."),
+    "distance": Var(("step",), "1", "||D_GD - D_flow|| (function space, exact)."),
+    "rel_distance": Var(("step",), "1", "||D_GD - D_flow|| / ||D_flow||."),
+}
+COMPARE_ATTRS = (
+    "eta", "m", "n", "tol", "gd_engine", "flow_method", "parting_step", "first_cross_gd", "first_cross_flow",
+    "gd_status", "flow_status", "gd_parameters", "flow_parameters", "eosdyn_version", "eosdyn_kind",
+)
+
+#: the observables whose orbits a bifurcation diagram keeps (eosdyn.kernels.batch_numba.OBSERVABLES)
+ORBIT_OBSERVABLES = ("loss", "eta_sharpness", "a_norm2", "Dv1")
+BIFURCATION_VARIABLES: dict[str, Var] = {
+    **{f"orbit_{o}": Var((GRID, "k"), "1", f"The last keep values of {o}.") for o in ORBIT_OBSERVABLES},
+    "orbit": Var((GRID, "k"), "1", "The last keep values of the chosen observable (attrs['observable'])."),
+    "period": Var((GRID,), "1", "Period of the orbit (0 aperiodic, -1 diverged, -2 not settled).", "int64"),
+    "lyapunov": Var((GRID,), "1 / step", "Maximal Lyapunov exponent of the outputs per step."),
+    "status": Var((GRID,), "1", "0 max_steps, 1 converged, 2 diverged.", "int8"),
+    "status_step": Var((GRID,), "GD steps", "Step at which the run stopped.", "int64"),
+    "first_cross_step": Var((GRID,), "GD steps", "First step with Lambda > 2/eta (-1 never).", "int64"),
+    "n_eos_cycles": Var((GRID,), "1", "Upward crossings of 2/eta.", "int64"),
+    "initial_eta_sharpness": Var((GRID,), "1", "eta * Lambda at step 0."),
+    "final_eta_sharpness": Var((GRID,), "1", "eta * Lambda at the last step."),
+    "tangent_projections": Var((GRID,), "1", "Projections of the tangent off the neutral manifold.", "int64"),
+}
+BIFURCATION_ATTRS = (
+    "param", "mode", "observable", "steps", "keep", "transient", "period_max", "period_tol", "renorm",
+    "wall_time", "parameters", "eosdyn_version", "eosdyn_kind",
+)
+SCAN_ATTRS = ("engine", "steps", "axes", "phases", "record_every", "scan_spec", "parameters", "eosdyn_version",
+              "eosdyn_kind")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What a dataset of one kind holds: required and optional variables, required attrs."""
+
+    kind: str
+    variables: dict
+    optional: dict
+    attrs: tuple
+
+    def grid(self, ds: xr.Dataset) -> tuple:
+        if self.kind == "scan":
+            axes = ds.attrs.get("axes", [])
+            return (axes,) if isinstance(axes, str) else tuple(axes)
+        if self.kind == "bifurcation":
+            return (ds.attrs.get("param"),)
+        return ()
+
+
+def _scan_schema() -> Schema:
+    from ..analysis.scan.store import SUMMARY_DOCS, TRAJ_DOCS
+
+    def var(dtype, doc):
+        return Var((GRID,), "1", doc, dtype)
+
+    required = {k: var(dtype, doc) for k, (dtype, _, doc) in SUMMARY_DOCS.items() if k != "lyapunov"}
+    optional = {k: var(dtype, doc) for k, (dtype, _, doc) in SUMMARY_DOCS.items() if k == "lyapunov"}
+    optional.update({k: Var((GRID, "step"), "1", doc) for k, doc in TRAJ_DOCS.items()})
+    return Schema("scan", required, optional, SCAN_ATTRS)
+
+
+def schema(kind: str) -> Schema:
+    """The :class:`Schema` of an output kind (``run``, ``scan``, ``bifurcation``, ``compare``)."""
+    if kind == "run":
+        return Schema("run", VARIABLES, OPTIONAL_VARIABLES, REQUIRED_ATTRS)
+    if kind == "compare":
+        return Schema("compare", COMPARE_VARIABLES, {}, COMPARE_ATTRS)
+    if kind == "bifurcation":
+        return Schema("bifurcation", BIFURCATION_VARIABLES, {}, BIFURCATION_ATTRS)
+    if kind == "scan":
+        return _scan_schema()
+    raise ValueError(f"unknown eosdyn_kind {kind!r}; kinds: run, scan, bifurcation, compare")
+
+
+SCHEMAS = ("run", "scan", "bifurcation", "compare")
+
+
+def _check_var(ds, name, spec, grid):
+    dims = tuple(d for g in spec.dims for d in (grid if g == GRID else (g,)))
+    if ds[name].dims != dims:
+        raise ValueError(f"variable {name!r} has dims {ds[name].dims}, expected {dims}")
+    if ds[name].dtype != np.dtype(spec.dtype):
+        raise ValueError(f"variable {name!r} has dtype {ds[name].dtype}, expected {spec.dtype}")
+
+
+def validate(ds: xr.Dataset, kind: str | None = None, strict: bool = True) -> None:
+    """Raise ``ValueError`` if ``ds`` does not follow the schema of its kind (``kind`` or
+    ``attrs["eosdyn_kind"]``, default ``run``): names, dims, dtypes, attrs; with ``strict``,
+    a data variable the schema does not declare is an error too."""
+    s = schema(kind or ds.attrs.get("eosdyn_kind", "run"))
+    grid = s.grid(ds)
+    for name, spec in s.variables.items():
         if name not in ds.variables:
             raise ValueError(f"variable {name!r} missing")
-        if ds[name].dims != spec.dims:
-            raise ValueError(f"variable {name!r} has dims {ds[name].dims}, expected {spec.dims}")
-        if ds[name].dtype != np.dtype(spec.dtype):
-            raise ValueError(f"variable {name!r} has dtype {ds[name].dtype}, expected {spec.dtype}")
-    for name, spec in OPTIONAL_VARIABLES.items():
-        if name in ds.variables and (ds[name].dims, ds[name].dtype) != (spec.dims, np.dtype(spec.dtype)):
-            raise ValueError(f"variable {name!r} must have dims {spec.dims} and dtype {spec.dtype}")
-    missing = [a for a in REQUIRED_ATTRS if a not in ds.attrs]
+        _check_var(ds, name, spec, grid)
+    for name, spec in s.optional.items():
+        if name in ds.variables:
+            _check_var(ds, name, spec, grid)
+    if strict:
+        extra = sorted(set(ds.data_vars) - set(s.variables) - set(s.optional))
+        if extra:
+            raise ValueError(f"variables not declared in the {s.kind} schema: {extra}")
+    missing = [a for a in s.attrs if a not in ds.attrs]
     if missing:
         raise ValueError(f"attrs missing: {missing}")
+    if ds.attrs.get("eosdyn_kind", s.kind) != s.kind:
+        raise ValueError(f"attrs['eosdyn_kind'] is {ds.attrs['eosdyn_kind']!r}, expected {s.kind!r}")

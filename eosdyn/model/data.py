@@ -154,7 +154,7 @@ def load(path, **options) -> SpectralData:
         return from_arrays(*datasets.load(path, **options))
     p = Path(path)
     if not p.exists():
-        raise DataError(f"data file {str(p)!r} does not exist")
+        raise DataError(datasets.not_found(str(path)))
     try:
         if p.suffix == ".npz":
             with np.load(p, allow_pickle=False) as f:

@@ -53,6 +53,22 @@ def parse(spec) -> tuple[str, str | None] | None:
     return name, path if sep else None
 
 
+#: how each dataset is named on the command line and in scenario files
+USAGE = {"digits": "digits", "cifar10": "cifar10:PATH", "mnist": "mnist:PATH"}
+
+
+def not_found(spec: str) -> str:
+    """The message for a ``data`` value that is neither an existing file nor a dataset name."""
+    known = ", ".join(USAGE.values())
+    name, sep, _ = spec.partition(":")
+    if name in NAMES:
+        how = "takes no path" if name == "digits" else "needs the path of its files"
+        return f"data {spec!r}: dataset {name} {how}: give it as {USAGE[name]} (datasets: {known})"
+    if Path(spec).suffix.lower() in (".npz", ".csv"):
+        return f"data file {spec!r} does not exist"
+    return f"data {spec!r} is neither a data file (.npz, .csv) nor a dataset; datasets: {known}"
+
+
 def is_named(spec) -> bool:
     """Whether ``spec`` names a real dataset (rather than a data file)."""
     return parse(spec) is not None
@@ -112,7 +128,7 @@ def load(spec: str, **options) -> tuple[np.ndarray, np.ndarray, str]:
     """
     parsed = parse(spec)
     if parsed is None:
-        raise DataError(f"{spec!r} is not a dataset name; use digits, cifar10:PATH or mnist:PATH")
+        raise DataError(not_found(str(spec)))
     name, path = parsed
     opts = check_options(**{**OPTIONS, **options})
     images, labels, scale = RAW[name](path)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from ..errors import EosdynError
+from ..errors import ParameterError
 
 PHASE_COLOURS = {1: "#cfe8cf", 2: "#f7c9c9", 3: "#f9e0b8", 4: "#cddcf2"}
 #: saturated phase colours for trajectories (the pale ones above are for backgrounds)
@@ -126,7 +125,7 @@ def select(ds: xr.Dataset, window) -> xr.Dataset:
     start, stop = window
     sub = ds.sel(step=slice(start, stop))
     if sub["step"].size < 2:
-        raise EosdynError(f"--window {start}:{stop} holds {sub['step'].size} recorded step(s); "
+        raise ParameterError("window", f"{start}:{stop} holds {sub['step'].size} recorded step(s); "
                           f"the run has steps {int(ds['step'][0])}..{int(ds['step'][-1])}")
     return sub
 
@@ -141,13 +140,14 @@ def describe(ds: xr.Dataset) -> str:
     return f"m={m}, η={float(a['eta']):g}, {data}, {a.get('engine')} ({a.get('status')})"
 
 
-def check_path(path, option: str = "figure") -> Path:
-    """``path`` as a Path; one-line error unless its suffix is a figure format and its folder exists."""
+def check_path(path, name: str = "path") -> Path:
+    """``path`` as a Path; one-line error (naming the parameter ``name``) unless its suffix is a
+    figure format and its folder exists. An existing figure file is replaced."""
     p = Path(path)
     if p.suffix.lower() not in FORMATS:
-        raise EosdynError(f"{option} {str(p)!r}: the suffix must be one of {', '.join(FORMATS)}")
+        raise ParameterError(name, f"{str(p)!r}: the suffix must be one of {', '.join(FORMATS)}")
     if not p.parent.resolve().is_dir():
-        raise EosdynError(f"{option} {str(p)!r}: folder {str(p.parent)!r} does not exist")
+        raise ParameterError(name, f"{str(p)!r}: folder {str(p.parent)!r} does not exist")
     return p
 
 
@@ -157,6 +157,18 @@ def new_figure(width: float, height: float):
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def _new_file(path: Path, suffix: str) -> str:
+    """A new empty hidden file beside ``path``, created with the process's umask applied."""
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{os.urandom(4).hex()}{suffix}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {str(path)!r}")
+
+
 def save(fig, path: Path) -> Path:
     """Write ``fig`` atomically, without timestamps, so the same run gives the same bytes."""
     import matplotlib
@@ -164,14 +176,10 @@ def save(fig, path: Path) -> Path:
     suffix = path.suffix.lower()
     meta = {".png": {"Software": None}, ".pdf": {"CreationDate": None, "Producer": None},
             ".svg": {"Date": None}}[suffix]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
+    tmp = _new_file(path, suffix)  # 0666 less the umask, like any new file (mkstemp would make it 0600)
     try:
         with matplotlib.rc_context({"svg.hashsalt": "eosdyn", "pdf.compression": 6}):
             fig.savefig(tmp, dpi=DPI, metadata=meta)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

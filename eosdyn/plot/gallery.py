@@ -25,7 +25,7 @@ from pathlib import Path
 from .. import plot as plotting
 from ..api import simulate
 from ..engines import METHODS
-from ..errors import EosdynError
+from ..errors import EosdynError, ParameterError
 from ..model.params import Params, make_params
 from ..model.scenario import load_scenario
 
@@ -108,11 +108,11 @@ def build(scenarios="scenarios", out_dir="figures", fmt: str = "png", only=None,
     """
     src, out = Path(scenarios), Path(out_dir)
     if not src.is_dir():
-        raise EosdynError(f"--scenarios {str(src)!r} is not a folder")
+        raise ParameterError("scenarios", f"{str(src)!r} is not a folder")
     if not out.is_dir():
-        raise EosdynError(f"--out-dir {str(out)!r} is not a folder")
+        raise ParameterError("out_dir", f"{str(out)!r} is not a folder")
     if f".{fmt}" not in plotting.FORMATS:
-        raise EosdynError(f"--format must be one of png, pdf, svg; got {fmt!r}")
+        raise ParameterError("fmt", f"must be one of png, pdf, svg; got {fmt!r}")
     files = sorted(src.glob("*.toml"))
     if only:
         missing = sorted(set(only) - {f.stem for f in files})
@@ -134,18 +134,22 @@ def draw(spec: FigureSpec, target: Path, cache: RunCache, echo=print) -> bool:
     params = load_scenario(spec.scenario)
     if spec.kind == "bifurcation":
         return _bifurcation(spec, params, target, echo, cache.progress)
-    runs, labels = [cache.get(params)], list(spec.options.get("labels") or [])
+    given = list(spec.options.get("labels") or [])
+    runs, labels = [cache.get(params)], given[:1]
     for i, override in enumerate(spec.runs):
-        engine = override.get("engine")
-        if engine is not None and engine not in METHODS:
-            echo(f"note: {spec.scenario.name}: engine {engine!r} is not available here; run skipped")
-            if len(labels) > i + 1:
-                labels.pop(i + 1)
+        where = f"scenario file {spec.scenario.name!r}: [figure] runs[{i}]"
+        try:
+            run_params = make_params(**{**params.to_dict(), **override})
+        except ParameterError as exc:
+            raise EosdynError(f"{where}: {exc}") from None
+        if run_params.engine not in METHODS:  # a known engine this installation lacks
+            echo(f"note: {where}: engine {run_params.engine!r} is not available here; run skipped")
             continue
-        runs.append(cache.get(make_params(**{**params.to_dict(), **override})))
+        runs.append(cache.get(run_params))
+        labels.extend(given[i + 1:i + 2])  # the label of this run, if one was given
     options = dict(spec.options)
     if spec.kind == "compare":
-        options["labels"] = labels[: len(runs)] if labels else None
+        options["labels"] = labels if given else None
     plotting.plot_run(runs, target, kind=spec.kind, window=spec.window, **options)
     return True
 

@@ -368,5 +368,5 @@ def plot_run(runs, path, kind: str = "timeseries", window=None, **options) -> Pl
     if kind == "compare":
         return plot_compare(runs, path, window=window, **options)
     if len(runs) > 1:
-        raise EosdynError(f"plot kind {kind!r} takes one run, got {len(runs)} (use --kind compare)")
+        raise EosdynError(f"plot kind {kind!r} takes one run, got {len(runs)} (kind 'compare' overlays several)")
     return SINGLE[kind](runs[0], path, window=window, **options)

@@ -20,9 +20,9 @@ PHASE_COLOURS = ("#c7c7c7", "#9ecae1", "#fdae6b", "#74c476", "#de2d26")  # lazy 
 PHASE_LABELS = ("lazy", "sharpening", "catapult", "edge of stability", "divergent")
 
 
-def check_figure_path(path, option: str = "--plot") -> Path:
+def check_figure_path(path, name: str = "path") -> Path:
     """``path`` as a Path; one-line error unless it has a figure suffix and its folder exists."""
-    return check_path(path, option)
+    return check_path(path, name)
 
 
 def _figure(width, height, **kw):
@@ -171,7 +171,7 @@ def plot_heatmap(ds: xr.Dataset, path, x: str | None = None, y: str | None = Non
     outlined on each. Other scanned dimensions are taken at their first value."""
     from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm, TwoSlopeNorm
 
-    p = check_figure_path(path, "--out")
+    p = check_figure_path(path)
     x, y = heatmap_axes(ds, x, y)
     others = {d: 0 for d in ds.attrs.get("axes", []) if d in ds.dims and d not in (x, y)}
     sub = ds.isel(others).transpose(y, x, ...)

@@ -43,7 +43,7 @@ def run_checks(ds: xr.Dataset, options: CheckOptions | None = None, progress=Non
     T = int(c.P["step"][-1])
     fid = _replay_fidelity(c)
     notes = [f"per-step series replayed from the initial statistics over steps 0..{T}"
-             + (f" (of {int(c.steps[-1])}; --max-replay)" if T < int(c.steps[-1]) else "")
+             + (f" (of {int(c.steps[-1])}; max_replay)" if T < int(c.steps[-1]) else "")
              + f"; replayed Λ vs the run's: max relative difference {_fmt(fid, 2)}"]
     if a["engine"] == "full":
         notes.append("engine full: the replay uses the exact reduced map (equal to parameter-space "

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import xarray as xr
 
-from ...errors import EosdynError
+from ...errors import EosdynError, ParameterError
 from .. import replay
 
 EPS = np.finfo(float).eps
@@ -54,11 +54,11 @@ class CheckOptions:
         for key in ("eps2_max", "r_tol", "hessian_rtol", "flow_tol", "eps_D"):
             v = getattr(self, key)
             if not (isinstance(v, int | float) and np.isfinite(v) and v > 0):
-                raise EosdynError(f"--{key.replace('_', '-')} must be a finite number > 0, got {v!r}")
+                raise ParameterError(key, f"must be a finite number > 0, got {v!r}")
         if not (np.isfinite(self.rho) and self.rho >= 0):
-            raise EosdynError(f"--rho must be a finite number >= 0, got {self.rho!r}")
+            raise ParameterError("rho", f"must be a finite number >= 0, got {self.rho!r}")
         if int(self.max_replay) < 1:
-            raise EosdynError(f"--max-replay must be an integer >= 1, got {self.max_replay!r}")
+            raise ParameterError("max_replay", f"must be an integer >= 1, got {self.max_replay!r}")
 
 
 @dataclass

@@ -37,7 +37,7 @@ def assumption_3_3(c: Context) -> Row:
     if c.ds.attrs["engine"] == "flow":
         return Row("assumption_3_3", stmt, None, "n/a: the run is the flow itself", source="run")
     if not c.opts.flow:
-        return Row("assumption_3_3", stmt, None, "not computed (--no-flow)", source="replay")
+        return Row("assumption_3_3", stmt, None, "not computed (flow=False)", source="replay")
     lam = c.P["sharpness"]
     above = np.flatnonzero(c.eta * lam > 2.0)
     if above.size and above[0] == 0:

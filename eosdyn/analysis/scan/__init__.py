@@ -15,8 +15,11 @@ The output (:func:`scan` writes it to zarr, one chunk per block) has one dimensi
 ``tail_max_eta_sharpness``, ``phase`` (and ``lyapunov`` on request).
 
 Resuming: every block's variables are written chunk by chunk (each chunk file atomically, by
-zarr's temporary file + rename) and its ``status`` chunk last, so a block whose ``status`` is
-set was written completely; a rerun recomputes exactly the blocks that are not.
+zarr's temporary file + rename: zarr 2, and zarr 3 from 3.1.3, the versions setup.cfg allows)
+and its ``status`` chunk last, so a block whose ``status`` is set was written completely; a
+rerun recomputes exactly the blocks that are not (a ``status`` chunk that cannot be decoded
+counts as not written). Ctrl-C stops after the blocks already written
+(:class:`~eosdyn.errors.Interrupted` says how many).
 """
 
 from .backends import default_workers, iter_blocks, resolve_backend, run_scan, scan

@@ -8,7 +8,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolE
 
 import numpy as np
 
-from ...errors import EosdynError, ParameterError
+from ...errors import Interrupted, ParameterError
 from ...progress import progress_bar
 from .cells import compute_block
 from .grid import BACKENDS, ScanSpec
@@ -27,7 +27,7 @@ def _dask_client(scheduler: str, workers: int):
     try:
         return Client(scheduler, timeout="10s"), None
     except Exception as exc:
-        raise EosdynError(f"--scheduler {scheduler!r}: cannot connect ({exc})") from None
+        raise ParameterError("scheduler", f"{scheduler!r}: cannot connect ({exc})") from None
 
 
 def default_workers() -> int:
@@ -80,13 +80,17 @@ def _iter_pool(pool, spec, blocks, workers, compute):
     """Keep ``2 workers`` blocks in flight; results are yielded (and freed) as they arrive."""
     todo = list(blocks)[::-1]
     running = {}
-    while todo or running:
-        while todo and len(running) < 2 * workers:
-            b = todo.pop()
-            running[pool.submit(compute, spec, b)] = b
-        finished, _ = wait(running, return_when=FIRST_COMPLETED)
-        for fut in finished:
-            yield running.pop(fut), fut.result()
+    try:
+        while todo or running:
+            while todo and len(running) < 2 * workers:
+                b = todo.pop()
+                running[pool.submit(compute, spec, b)] = b
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                yield running.pop(fut), fut.result()
+    finally:  # interrupted or abandoned: blocks not started yet are not started
+        for fut in running:
+            fut.cancel()
 
 
 def _iter_dask(spec, blocks, scheduler, workers, compute):
@@ -116,10 +120,18 @@ def run_scan(spec: ScanSpec, path, backend: str = "auto", workers: int | None = 
     cells = [_block_cells(spec, b) for b in range(spec.nblocks)]
     start = time.perf_counter()
     label = f"scan {'x'.join(str(s) for s in spec.shape)}"
-    with progress_bar(sum(cells[b] for b in todo), enabled=progress, label=label, unit="cells") as bar:
-        for b, result in iter_blocks(spec, todo, backend, workers, scheduler):
-            write_block(spec, group, b, result)
-            bar(cells[b])
+    saved = int(done.sum())
+    blocks = iter_blocks(spec, todo, backend, workers, scheduler)
+    try:
+        with progress_bar(sum(cells[b] for b in todo), enabled=progress, label=label, unit="cells") as bar:
+            for b, result in blocks:
+                write_block(spec, group, b, result)
+                saved += 1
+                bar(cells[b])
+    except KeyboardInterrupt:
+        blocks.close()
+        raise Interrupted(f"interrupted: {saved} of {spec.nblocks} blocks saved; rerun the same command to resume",
+                          saved=saved, total=spec.nblocks) from None
     return {"cells": spec.ncells, "blocks": spec.nblocks, "blocks_run": len(todo),
             "cells_run": int(sum(cells[b] for b in todo)), "wall_time": time.perf_counter() - start}
 

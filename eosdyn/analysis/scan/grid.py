@@ -33,14 +33,20 @@ class Axis:
     name: str
     values: tuple
     scale: str = "list"
+    #: how it was written (``eta=0.002:0.2:64:log``), for messages
+    text: str = field(default="", compare=False)
 
 
 def parse_axis(text: str) -> Axis:
-    """``NAME=SPEC`` (e.g. ``eta=0.002:0.2:64:log``) into an :class:`Axis`."""
+    """``NAME=SPEC`` (e.g. ``eta=0.002:0.2:64:log``) into an :class:`Axis`; errors name ``grid``
+    and quote ``text``, as the user wrote it."""
     if "=" not in text:
-        raise EosdynError(f"--grid {text!r}: must be NAME=VALUES, e.g. eta=0.002:0.2:64:log")
+        raise ParameterError("grid", f"{text!r}: must be NAME=VALUES, e.g. eta=0.002:0.2:64:log")
     name, spec = text.split("=", 1)
-    return parse_values(name.strip(), spec.strip())
+    try:
+        return dataclasses.replace(parse_values(name.strip(), spec.strip()), text=text)
+    except ParameterError as exc:
+        raise ParameterError("grid", f"{text!r}: {exc}") from None
 
 
 def parse_values(name: str, spec) -> Axis:
@@ -143,16 +149,16 @@ class ScanOptions:
         if bad:
             raise ParameterError("record", f"must be among {', '.join(B.OBSERVABLES)}; got {bad[0]!r}")
         for key in ("record_every", "tail", "block_cells", "lyap_start"):
-            v = getattr(self, key)
-            if v is not None and (not isinstance(v, int) or v < (0 if key in ("tail", "lyap_start") else 1)):
-                raise ParameterError(key, f"must be an integer >= 1, got {v!r}")
+            v, lo = getattr(self, key), (0 if key in ("tail", "lyap_start") else 1)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < lo):
+                raise ParameterError(key, f"must be an integer >= {lo}, got {v!r}")
         for key in ("sharpness_every", "renorm"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
                 raise ParameterError(key, f"must be an integer >= 1, got {getattr(self, key)!r}")
         if self.tail is not None and self.tail > steps:
             raise ParameterError("tail", f"must be <= steps = {steps}, got {self.tail}")
         if not 0 <= self.orbit <= steps + 1:
-            raise ParameterError("keep", f"must be between 1 and steps + 1 = {steps + 1}, got {self.orbit}")
+            raise ParameterError("keep", f"must be between 0 and steps + 1 = {steps + 1}, got {self.orbit}")
 
 
 @dataclass(frozen=True)
@@ -276,8 +282,11 @@ def make_spec(params: Params | None = None, axes=(), options: ScanOptions | None
     options = options or ScanOptions(**option_kwargs)
     spec = ScanSpec(params, tuple(parsed), options)
     for a in spec.axes:  # every value with the base values, then every cell when affordable
-        for v in a.values:
-            make_params(**{**params.to_dict(), a.name: v})
+        try:
+            for v in a.values:
+                make_params(**{**params.to_dict(), a.name: v})
+        except ParameterError as exc:
+            raise ParameterError("grid", f"{a.text or a.name!r}: {exc}") from None
     if spec.ncells <= 200_000:
         for index in np.ndindex(*spec.shape):
             spec.cell_params(index)

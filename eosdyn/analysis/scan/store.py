@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +66,7 @@ def template(spec: ScanSpec) -> tuple[xr.Dataset, dict]:
 def scan_attrs(spec: ScanSpec) -> dict:
     return {
         "title": "eosdyn scan: GD on a two-layer linear network over a parameter grid",
+        "eosdyn_kind": "scan",
         "eosdyn_version": __version__,
         "engine": spec.base.engine,
         "steps": spec.base.steps,
@@ -86,38 +84,52 @@ def scan_attrs(spec: ScanSpec) -> dict:
 
 
 def create_store(spec: ScanSpec, path: Path) -> None:
-    """Write the empty store (metadata and coordinates only) atomically."""
+    """Write the empty store (metadata and coordinates only, consolidated) atomically; an
+    existing store at ``path`` is replaced only once the new one is complete."""
+    from ...io.files import consolidating, move_into_place, staging
+
     ds, encoding = template(spec)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    with staging(path) as tmp, consolidating():
+        ds.to_zarr(tmp / path.name, mode="w", compute=False, encoding=encoding, consolidated=True)
+        move_into_place(tmp / path.name, path, tmp)
+
+
+def _stored_spec(p: Path) -> str | None:
+    import zarr
+
     try:
-        ds.to_zarr(tmp / path.name, mode="w", compute=False, encoding=encoding, consolidated=False)
-        os.replace(tmp / path.name, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        return zarr.open_group(str(p), mode="r").attrs["scan_spec"]
+    except Exception:
+        return None
 
 
 def open_store(spec: ScanSpec, path, overwrite: bool = False):
-    """The zarr group of the scan at ``path`` (created if absent); a store that holds a
-    different scan is an error unless ``overwrite``."""
+    """The zarr group of the scan at ``path`` (created if absent). A store of the same scan is
+    resumed; a store of a different scan is replaced only with ``overwrite``; anything that is
+    not an eosdyn scan store is never replaced (:func:`eosdyn.io.files.check_target`)."""
     import zarr
+
+    from ...errors import ParameterError, TargetExistsError
+    from ...io.files import check_target, foreign_entries, kind_of
 
     p = Path(path)
     if p.suffix != ".zarr":
-        raise EosdynError(f"--out {str(p)!r}: a scan is saved as a .zarr store")
+        raise ParameterError("path", f"{str(p)!r}: a scan is saved as a .zarr store")
     if not p.parent.resolve().is_dir():
-        raise EosdynError(f"--out {str(p)!r}: folder {str(p.parent)!r} does not exist")
-    if p.exists() and overwrite:
-        shutil.rmtree(p)
-    if not p.exists():
+        raise ParameterError("path", f"{str(p)!r}: folder {str(p.parent)!r} does not exist")
+    if p.exists() or p.is_symlink():
+        stored = _stored_spec(p) if kind_of(p) == "scan" and not foreign_entries(p) else None
+        if stored is None:
+            check_target(p, "scan", overwrite)  # raises: not a scan store, or holds other files
+            raise EosdynError(f"{str(p)!r} is an eosdyn scan store that cannot be read; remove it yourself")
+        if overwrite:
+            create_store(spec, p)
+        elif not same_scan(stored, spec.to_json()):
+            raise TargetExistsError("path", f"{str(p)!r} holds a different scan; pass overwrite=True to replace it, "
+                                    "or choose another path")
+    else:
         create_store(spec, p)
-    try:
-        group = zarr.open_group(str(p), mode="r+")
-        stored = group.attrs["scan_spec"]
-    except Exception:
-        raise EosdynError(f"{str(p)!r} is not an eosdyn scan store (use --overwrite)") from None
-    if not same_scan(stored, spec.to_json()):
-        raise EosdynError(f"{str(p)!r} holds a different scan; use --overwrite or another path")
-    return group
+    return zarr.open_group(str(p), mode="r+")
 
 
 #: run parameters that do not affect a scan's cells (other engines' options, labels)
@@ -136,11 +148,26 @@ def same_scan(a: str, b: str) -> bool:
 
 
 def blocks_done(spec: ScanSpec, group) -> np.ndarray:
-    """Boolean per block: every cell of the block has a status."""
-    status = np.asarray(group["status"][...]) if spec.axes else np.asarray([group["status"][...]])
+    """Boolean per block: every cell of the block has a status.
+
+    A ``status`` chunk that cannot be decoded (a write cut short by a killed process, with a zarr
+    whose chunk writes are not atomic) counts as not done, so that block is computed again.
+    """
     done = np.zeros(spec.nblocks, dtype=bool)
+    try:
+        status = np.asarray(group["status"][...]) if spec.axes else np.asarray([group["status"][...]])
+    except Exception:
+        status = None
     for b in range(spec.nblocks):
-        done[b] = bool(np.all(status[spec.block_slices(b)] >= 0))
+        sl = spec.block_slices(b)
+        if status is not None:
+            done[b] = bool(np.all(status[sl] >= 0))
+            continue
+        try:
+            part = np.asarray(group["status"][sl] if spec.axes else [group["status"][...]])
+        except Exception:
+            continue
+        done[b] = bool(np.all(part >= 0))
     return done
 
 
@@ -154,11 +181,20 @@ def write_block(spec: ScanSpec, group, b: int, result: dict) -> None:
 
 def open_scan(path) -> xr.Dataset:
     """Open a scan store lazily (dask-backed; ``.load()`` to read it all)."""
+    from ...io.files import kind_of
+
     p = Path(path)
     if not p.exists():
         raise EosdynError(f"scan store {str(p)!r} does not exist")
+    kind = kind_of(p)
+    if kind != "scan":
+        what = f"holds an eosdyn {kind}" if kind else "is not a store written by eosdyn"
+        raise EosdynError(f"{str(p)!r} {what}, not a scan")
     try:
-        return xr.open_zarr(p, consolidated=False)
+        try:
+            return xr.open_zarr(p, consolidated=True)
+        except Exception:  # stores written before metadata was consolidated
+            return xr.open_zarr(p, consolidated=False)
     except Exception as exc:
         raise EosdynError(f"cannot read scan store {str(p)!r}: {exc}") from None
 

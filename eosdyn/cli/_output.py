@@ -1,0 +1,41 @@
+"""What every command prints besides its table: strict JSON, the window option, saved files."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import click
+
+
+def jsonable(obj):
+    """``obj`` with numpy scalars and arrays made plain and every non-finite float made None."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, str):  # numpy scalars and arrays
+        return jsonable(obj.tolist())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    return obj
+
+
+def echo_json(obj) -> None:
+    """Print ``obj`` as strict JSON (``null`` where a number is NaN or infinite, never ``NaN``)."""
+    click.echo(json.dumps(jsonable(obj), indent=2, allow_nan=False))
+
+
+def parse_window(value):
+    """``--window START:STOP`` as a pair of ints (None when not given)."""
+    if value is None:
+        return None
+    try:
+        a, b = (int(v) for v in value.split(":"))
+    except ValueError:
+        raise click.BadParameter("must be START:STOP (integers)", param_hint="--window") from None
+    return a, b
+
+
+OVERWRITE_HELP = "Replace an existing output of the same kind written by eosdyn (nothing else is ever replaced)."
+FIGURE_HELP = "(an existing figure file is replaced)"
