@@ -222,7 +222,7 @@ def test_fresh_path_never_overwrites(tmp_path):
     p3 = M.fresh_path(tmp_path, "run")
     assert (p2.name, p3.name) == ("run-2.nc", "run-3.nc")
     assert (tmp_path / "run.nc").read_text() == "keep me"
-    with pytest.raises(EosdynError, match="save-dir"):
+    with pytest.raises(EosdynError, match="save_dir"):
         M.fresh_path(tmp_path / "nope", "run")
 
 

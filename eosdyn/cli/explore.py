@@ -50,6 +50,8 @@ def explore(bifurcation_file, port, host, save_dir, values, diagram_steps):
         try:
             diagram = OrbitDiagram(params=base, values=values, steps=diagram_steps)
         except ParameterError as exc:
+            if exc.name == "diagram_steps":
+                raise
             raise EosdynError(f"--range {values!r}: {exc}") from None
 
     def echo(text):

@@ -20,7 +20,7 @@ import xarray as xr
 
 from ..analysis.summary import summarize
 from ..api import build_problem, run_problem
-from ..errors import EosdynError, TargetExistsError
+from ..errors import EosdynError, ParameterError, TargetExistsError
 from ..io import files as io
 from ..model.params import Params, make_params
 from ..plot.common import PHASE_COLOURS, PHASE_LINES
@@ -310,7 +310,7 @@ def fresh_path(folder, stem: str, suffix: str = ".nc") -> Path:
     """``folder/stem.nc``, or ``stem-2.nc``, ``stem-3.nc``, ... : the first name not taken."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise EosdynError(f"--save-dir {str(folder)!r} is not a folder")
+        raise ParameterError("save_dir", f"must be an existing folder, got {str(folder)!r}")
     k = 1
     while True:
         path = folder / f"{stem}{'' if k == 1 else f'-{k}'}{suffix}"

@@ -17,7 +17,7 @@ import xarray as xr
 
 from ..analysis.bifurcation import bifurcation
 from ..analysis.scan import Axis, parse_values
-from ..errors import EosdynError
+from ..errors import EosdynError, ParameterError
 from ..io.files import open_output
 from ..model.params import Params, make_params
 from .model import warm_kernels
@@ -41,8 +41,8 @@ def load_diagram(path) -> tuple[xr.Dataset, Params]:
     ds = open_output(p)
     a = ds.attrs
     if a.get("eosdyn_kind") != "bifurcation" or "orbit" not in ds or a.get("param") != "eta" or "parameters" not in a:
-        raise EosdynError(f"{str(p)!r} is not an orbit diagram over eta "
-                          "(make one with: eosdyn bifurcation --param eta --range ... --out FILE.nc)")
+        raise EosdynError(f"{str(p)!r} is not an orbit diagram over eta (an eosdyn bifurcation "
+                          "file over eta: eosdyn.bifurcation(param='eta', ...) saved with eosdyn.save)")
     base = make_params(**json.loads(ds.attrs["parameters"])["base"])
     return ds, base.replace(loss_tol=Params.loss_tol)
 
@@ -73,7 +73,7 @@ class OrbitDiagram:
             for eta in self.axis.values:
                 self.params.replace(eta=eta)  # a ParameterError names eta and its range
             if not 2 <= keep <= steps + 1:
-                raise EosdynError(f"--diagram-steps must be >= {keep - 1}, got {steps}")
+                raise ParameterError("diagram_steps", f"must be >= {keep - 1}, got {steps}")
         self.keep = keep
         self._ds, self._error, self._done = ds, None, len(self.axis.values) if ds is not None else 0
         self._stop = threading.Event()

@@ -15,7 +15,7 @@ from bokeh.server.util import bind_sockets
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 
-from ..errors import EosdynError
+from ..errors import ParameterError
 from ..model.params import Params
 from .app import Context, make_document
 from .model import Runner
@@ -27,7 +27,7 @@ def listen(host: str, port: int):
     try:
         return bind_sockets(host, port)
     except OSError as exc:
-        raise EosdynError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+        raise ParameterError("port", f"{port}: cannot listen on {host}:{port} ({exc.strerror or exc})") from None
 
 
 def serve(diagram: OrbitDiagram, base: Params, save_dir: Path, host: str = "127.0.0.1", port: int = 0,
