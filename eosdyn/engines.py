@@ -138,3 +138,9 @@ METHODS: dict[str, type] = {
 from .flow import FlowEngine  # noqa: E402  (flow.py needs nothing from this module)
 
 METHODS["flow"] = FlowEngine
+
+from .central_flow import CentralFlowEngine  # noqa: E402
+from .stable_flow import StableFlowEngine  # noqa: E402
+
+METHODS["central-flow"] = CentralFlowEngine
+METHODS["stable-flow"] = StableFlowEngine

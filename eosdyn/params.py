@@ -15,7 +15,9 @@ from .datasets import OPTIONS as DATA_OPTIONS
 from .datasets import check_options
 from .errors import ParameterError
 
-ENGINES = ("reduced", "first-order", "full", "flow")
+ENGINES = ("reduced", "first-order", "full", "flow", "central-flow", "stable-flow")
+#: engines integrated by ``scipy.integrate`` (``method``, ``rtol``, ``atol`` apply)
+FLOW_ENGINES = ("flow", "central-flow", "stable-flow")
 #: ``scipy.integrate`` solvers the ``flow`` engine can use
 FLOW_METHODS = ("RK45", "DOP853", "Radau", "LSODA")
 INIT_SAMPLERS = ("auto", "parameters", "wishart")
@@ -38,7 +40,9 @@ class Params:
         Number of GD steps, ``>= 1``.
     engine : str
         One of ``reduced`` (exact, m-independent, default), ``first-order``, ``full``,
-        ``flow`` (the gradient flow, integrated by ``scipy.integrate``; time in units of eta).
+        ``flow`` (the gradient flow, integrated by ``scipy.integrate``; time in units of eta),
+        ``central-flow`` (Cohen et al.'s central flow, :mod:`eosdyn.central_flow`),
+        ``stable-flow`` (Damian et al.'s constrained trajectory, :mod:`eosdyn.stable_flow`).
     method, rtol, atol : flow engine
         ``scipy.integrate`` solver (``Radau`` (default: the flow is stiff when X^T X's spectrum
         is spread, as in the default data), ``LSODA``, ``DOP853``, ``RK45``) and its relative /

@@ -75,7 +75,27 @@ OPTIONAL_VARIABLES: dict[str, Var] = {
         ("step",), "1",
         "lambda_max of the loss Hessian grad^2 L (Gauss-Newton part (2/n) J^T J, whose top "
         "eigenvalue is Lambda, plus the residual term (2/n) sum_j D_j grad^2 F_j); recorded with "
-        "hessian=True (eosdyn.hessian).",
+        "hessian=True (eosdyn.hessian) and by the central-flow and stable-flow engines.",
+    ),
+    # the central-flow and stable-flow engines (eosdyn.central_flow, eosdyn.stable_flow)
+    "n_at_edge": Var(("step",), "1", "Number k of Hessian eigenvalues held at 2/eta by the flow.", "int8"),
+    "central_sigma2": Var(
+        ("step",), "1", "tr X: the central flow's predicted variance of GD's oscillation (Sigma = Q X Q^T)."
+    ),
+    "predicted_loss": Var(
+        ("step",), "1",
+        "The theory's prediction of GD's time-averaged loss (central flow: L + (1/2)<H, Sigma>; "
+        "stable flow: L + S delta^2 / 2).",
+    ),
+    "predicted_a_norm2": Var(
+        ("step",), "1",
+        "The theory's prediction of GD's time-averaged ||A||^2 (||A||^2 + tr Sigma_AA, or with delta^2).",
+    ),
+    "predicted_delta2": Var(
+        ("step",), "1", "Self-stabilization's delta^2 = 2 alpha / ||grad S_perp||^2 (Damian et al.).",
+    ),
+    "gradS_u_cos": Var(
+        ("step",), "1", "|<grad S, u>| / ||grad S||, u the top Hessian eigenvector (delta^2 = sigma^2 / (1 - cos^2)).",
     ),
 }
 

@@ -11,19 +11,29 @@ from ._runopts import add_run_options, params_from
 
 
 @click.command()
+@click.option("--against", type=click.Choice(["flow", "central-flow", "stable-flow"]), default="flow",
+              show_default=True,
+              help="The flow GD is compared with: the gradient flow (where they part), or an "
+              "edge-of-stability theory (GD's moving averages vs its predictions).")
+@click.option("--avg-window", type=int, default=None,
+              help="--against central-flow/stable-flow: moving-average window in steps "
+              "[default: max(5 EoS cycles, 201)].")
 @click.option("--tol", type=float, default=0.01, show_default=True,
-              help="Parted: ||D_GD - D_flow|| > tol ||D_flow||.")
+              help="--against flow: parted when ||D_GD - D_flow|| > tol ||D_flow||.")
 @click.option("--out", type=click.Path(), help="Save the comparison (PATH.nc or PATH.zarr).")
 @click.option("--plot", type=click.Path(), help="Plot eta*Lambda, loss and distance: PATH.png/.pdf/.svg.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def compare(tol, out, plot, as_json, quiet, **options):
-    """Run GD and the gradient flow from the same start; where do they part?
+def compare(against, avg_window, tol, out, plot, as_json, quiet, **options):
+    """Run GD and a flow from the same start and compare them.
 
     GD uses --engine (default reduced); the flow --method/--rtol/--atol. The flow is sampled at
-    flow time t*eta for GD step t. Prints the first 2/eta crossings of both, the distance
-    ||D_GD - D_flow|| / ||D_flow|| (largest before GD's crossing, at the crossing, at the end)
-    and the parting step (first step above --tol), expected near the first crossing.
+    flow time t*eta for GD step t. With --against flow (default): the first 2/eta crossings of
+    both, the distance ||D_GD - D_flow|| / ||D_flow|| (largest before GD's crossing, at the
+    crossing, at the end) and the parting step (first step above --tol), expected near the first
+    crossing. With --against central-flow or stable-flow: GD's loss, eta*Lambda and ||A||^2,
+    averaged over a moving window of several EoS cycles, against the theory's predictions; the
+    relative errors over the EoS phase.
     """
     from .. import io
     from ..compare import compare as run_compare
@@ -35,6 +45,11 @@ def compare(tol, out, plot, as_json, quiet, **options):
         io.check_path(out)
     if plot is not None and not str(plot).lower().endswith((".png", ".pdf", ".svg")):
         raise EosdynError(f"--plot {plot!r}: the suffix must be .png, .pdf or .svg")
+    if against != "flow":
+        from .compare_edge import run_edge
+
+        run_edge(params, against, avg_window, out, plot, as_json, quiet)
+        return
     cmp = run_compare(params, tol=tol, progress=not quiet and not as_json)
     if out is not None:
         io.save(cmp, out)

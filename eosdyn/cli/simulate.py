@@ -35,11 +35,13 @@ def _floats(value, name):
 @click.option("--eta", type=float, help="Learning rate eta (> 0). [default: 0.01]")
 @click.option("--steps", type=int, help="Number of GD steps (>= 1). [default: 100000]")
 @click.option(
-    "--engine", type=click.Choice(["reduced", "first-order", "full", "flow"]),
+    "--engine", type=click.Choice(["reduced", "first-order", "full", "flow", "central-flow", "stable-flow"]),
     help="reduced: exact GD on m-independent statistics, O(r^2)/step (default, fastest); "
     "first-order: the paper's Assumption 3.2 map (eta^2 terms dropped); "
     "full: exact GD on the parameters A, W, O(m d)/step; "
-    "flow: the gradient flow (scipy.integrate), sampled at flow time t*eta for step t.",
+    "flow: the gradient flow (scipy.integrate), sampled at flow time t*eta for step t; "
+    "central-flow: Cohen et al.'s central flow (GD's time average at the edge of stability); "
+    "stable-flow: Damian et al.'s constrained trajectory (self-stabilization).",
 )
 @click.option("--method", type=click.Choice(["RK45", "DOP853", "Radau", "LSODA"]),
               help="Flow engine: scipy.integrate solver; the implicit Radau/LSODA get the exact "

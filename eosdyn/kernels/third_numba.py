@@ -1,0 +1,429 @@
+r"""The loss Hessian, its top eigenvectors and their third-derivative terms on the reduced state.
+
+Derivation (parameters ``theta = (A, W)``, ``F = X^T W^T A / sqrt(m)``, ``L = ||F - Y||^2 / n``)
+------------------------------------------------------------------------------------------
+``F`` is bilinear, so ``L`` is a quartic polynomial and its derivatives are explicit. For a
+direction ``q = (alpha, Omega)`` let ``j = J q = X^T (W^T alpha + Omega^T A) / sqrt(m)`` and
+``c = d^2F[q, q] = 2 X^T Omega^T alpha / sqrt(m)`` (independent of theta). Then
+``q^T H q = (2/n) (||j||^2 + D . c)`` and its gradient in theta (``nabla S = nabla^3 L[q, q]``
+when ``q`` is the unit top eigenvector) is::
+
+    grad_A  q^T H q = (2/(n sqrt m)) (2 Omega X j + W X c)
+    grad_W  q^T H q = (2/(n sqrt m)) (2 alpha (X j)^T + A (X c)^T).
+
+*Closure.* With ``P = [A, W U]`` (m x (r+1)) and ``C = P^T P / m = R^T R`` (R upper triangular,
+the m-independent state ``(a, u, G)``), the invariant subspace ``T`` of :mod:`eosdyn.hessian`
+is ``{alpha = O xh, Omega = O Yh U^T}`` with ``O = P R^{-1} / sqrt(m)`` (orthonormal columns),
+``xh in R^{r+1}``, ``Yh in R^{(r+1) x r}`` -- orthonormal coordinates, ``||q||^2 = ||xh||^2 +
+||Yh||_F^2``. In them (``b = R e_0``, ``N = R [0; I_r]``, ``g = S (S u - z)``,
+``w = N^T xh + Yh^T b``) the Hessian is
+
+    H (xh, Yh) = (2/n) ( N S^2 w + Yh g / sqrt(m),  b (S^2 w)^T + xh g^T / sqrt(m) ),
+
+and every gradient above is of the form ``(P xi, P Z U^T)``: writing ``K = [xi, Z]``
+((r+1)-square), ``x = R^{-1} xh``, ``Y = R^{-1} Yh``, ``kappa = Yh^T xh``, hats for
+``[0; .]`` ((r+1)-vectors),
+
+    K_S(q) = (4/(n m)) ( (Y S^2 w + kappa^) e_0^T + x (S^2 w)^^T + e_0 (S^2 kappa)^^T ),
+    K_L    = (2/(n sqrt m)) ( g^ e_0^T + e_0 g^^T )                 (nabla L itself).
+
+A velocity ``theta' = (P xi, P Z U^T)`` moves ``P`` by ``P' = P K``, so the state moves by
+
+    C' = K^T C + C K,   i.e.  a' = m C'_00,  u' = sqrt(m) C'_{1:,0},  G' = C'_{1:,1:},
+
+and inner products of such vectors are ``<K1, K2> = m tr(K1^T C K2)``. Hence any flow
+``theta' = -eta [nabla L + (1/2) sum_ij X_ij nabla <q_i, H q_j>]`` with ``q_i`` in ``T`` closes
+on ``(a, u, G)`` (the central flow and the projected gradient flow of
+:mod:`eosdyn.central_flow`). ``nabla <q_i, H q_j>`` (fixed ``q``'s) is the polarisation
+``(K_S(q_i + q_j) - K_S(q_i - q_j)) / 4``.
+
+Outside ``T`` the Hessian has only the residual-coupling eigenvalues ``+-nu_H``,
+``nu_H = (2/n) ||g|| / sqrt(m)`` (present iff ``m > r + 1``), of multiplicity ``m - r - 1``;
+their eigenvectors do not keep the state closed, so the engines stop when ``nu_H`` reaches
+``2/eta`` (see :mod:`eosdyn.central_flow`).
+
+The flat state is ``y = [a, u, G.ravel()]`` (as in :mod:`eosdyn.kernels.flow_numba`).
+"""
+
+import math
+
+import numpy as np
+
+from .._numba import jit
+from .eig_numba import max_eigval_warm, sym_eigvals
+from .flow_numba import unpack
+from .hessian_numba import _factor_cholesky, _gram
+
+# rows of the info vector written by :func:`edge_terms`
+I_S, I_LAM1, I_LAMNEXT, I_NU, I_SIG2RAW, I_SIG2, I_ALPHA, I_BETA, I_GSQ, I_XH2 = range(10)
+NINFO = 10
+
+
+def workspace(r: int):
+    """Scratch for the kernels of this module at rank r."""
+    r1 = r + 1
+    p = r1 * r1
+    return dict(
+        u=np.zeros(r), G=np.zeros((r, r)), C=np.zeros((r1, r1)), R=np.zeros((r1, r1)),
+        Rinv=np.zeros((r1, r1)), g=np.zeros(r), H=np.zeros((p, p)), Dw=np.zeros((p, r)),
+        KL=np.zeros((r1, r1)), KS=np.zeros((r1, r1)), K=np.zeros((r1, r1)), q=np.zeros(p),
+        x=np.zeros(r1), Y=np.zeros((r1, r)), w=np.zeros(r), kap=np.zeros(r),
+        v=np.full(p, 1.0 / math.sqrt(p)), work=np.zeros((p, p)), piv=np.zeros(p, dtype=np.int64),
+        e=np.zeros(p), ev=np.zeros(p),
+    )
+
+
+def args(ws):
+    """The workspace in the positional order the kernels take it (``v`` carries the warm top
+    eigenvector of the Hessian on T from call to call)."""
+    return (ws["u"], ws["G"], ws["C"], ws["R"], ws["Rinv"], ws["g"], ws["H"], ws["Dw"], ws["KL"],
+            ws["KS"], ws["K"], ws["q"], ws["x"], ws["Y"], ws["w"], ws["kap"], ws["v"], ws["work"],
+            ws["piv"], ws["e"], ws["ev"])
+
+
+@jit
+def setup(y, s, z, m, u, G, C, R, Rinv, g):
+    """Fill ``C``, its Cholesky factor ``R`` (``C = R^T R``), ``R^{-1}`` and ``g``; False if the
+    state is not finite or ``C`` is not positive definite (then nothing else is meaningful)."""
+    r1 = C.shape[0]
+    for i in range(y.shape[0]):
+        if not math.isfinite(y[i]):
+            return False
+    a = unpack(y, u, G)
+    _gram(a, u, G, m, C)
+    if not _factor_cholesky(C, R):
+        return False
+    for j in range(r1):   # R^{-1}, upper triangular: R Rinv = I column by column
+        for i in range(r1 - 1, -1, -1):
+            acc = 1.0 if i == j else 0.0
+            for k in range(i + 1, r1):
+                acc -= R[i, k] * Rinv[k, j]
+            Rinv[i, j] = acc / R[i, i]
+    for i in range(u.shape[0]):
+        g[i] = s[i] * (s[i] * u[i] - z[i])
+    return True
+
+
+@jit
+def hessian_T(R, s, g, n, m, H, Dw):
+    """``H`` = the Hessian on ``T`` in the coordinates ``q = [xh, Yh.ravel()]`` (module doc)."""
+    r = s.shape[0]
+    r1 = r + 1
+    p = r1 * r1
+    for i in range(p):
+        for l in range(r):
+            Dw[i, l] = 0.0
+    for i in range(r1):   # w = Dw^T q: xh part N = R[:, 1:], Yh part b = R[:, 0]
+        for l in range(r):
+            Dw[i, l] = R[i, l + 1]
+            Dw[r1 + i * r + l, l] = R[i, 0]
+    c = 2.0 / n
+    for i in range(p):
+        for j in range(i + 1):
+            acc = 0.0
+            for l in range(r):
+                acc += Dw[i, l] * s[l] * s[l] * Dw[j, l]
+            H[i, j] = c * acc
+            H[j, i] = c * acc
+    cg = c / math.sqrt(m)
+    for i in range(r1):
+        for l in range(r):
+            H[i, r1 + i * r + l] += cg * g[l]
+            H[r1 + i * r + l, i] += cg * g[l]
+
+
+@jit
+def third_K(q, R, Rinv, s, n, m, K, x, Y, w, kap):
+    """``K = K_S(q)``: the gradient of ``q^T H(theta) q`` (fixed q in T) as ``(P xi, P Z U^T)``."""
+    r = s.shape[0]
+    r1 = r + 1
+    for i in range(r1):
+        acc = 0.0
+        for k in range(i, r1):
+            acc += Rinv[i, k] * q[k]
+        x[i] = acc
+        for l in range(r):
+            acc = 0.0
+            for k in range(i, r1):
+                acc += Rinv[i, k] * q[r1 + k * r + l]
+            Y[i, l] = acc
+    for l in range(r):
+        acc = 0.0
+        ak = 0.0
+        for i in range(r1):
+            acc += R[i, l + 1] * q[i] + q[r1 + i * r + l] * R[i, 0]
+            ak += q[r1 + i * r + l] * q[i]
+        w[l] = s[l] * s[l] * acc     # S^2 w
+        kap[l] = s[l] * s[l] * ak    # S^2 kappa
+    c = 4.0 / (n * m)
+    for i in range(r1):
+        acc = 0.0
+        for l in range(r):
+            acc += Y[i, l] * w[l]
+        K[i, 0] = c * acc
+        for l in range(r):
+            K[i, l + 1] = c * x[i] * w[l]
+    for l in range(r):
+        K[l + 1, 0] += c * kap[l]
+        K[0, l + 1] += c * kap[l]
+
+
+@jit
+def grad_K(g, n, m, K):
+    """``K = K_L``: ``nabla L = (P xi, P Z U^T)`` with ``xi = c [0; g]``, ``Z = c e_0 g^T``."""
+    r1 = K.shape[0]
+    c = 2.0 / (n * math.sqrt(m))
+    for i in range(r1):
+        for j in range(r1):
+            K[i, j] = 0.0
+    for l in range(r1 - 1):
+        K[0, l + 1] = c * g[l]
+        K[l + 1, 0] = c * g[l]
+
+
+@jit
+def inner(K1, K2, C, m):
+    """``<v1, v2>`` in parameter space for ``v = (P xi, P Z U^T)``: ``m tr(K1^T C K2)``."""
+    r1 = C.shape[0]
+    acc = 0.0
+    for i in range(r1):
+        for j in range(r1):
+            cj = 0.0
+            for k in range(r1):
+                cj += C[j, k] * K2[k, i]
+            acc += K1[j, i] * cj
+    return m * acc
+
+
+@jit
+def state_rate(K, C, m, out):
+    """``out`` = the flat-state rate of ``C' = K^T C + C K`` (``[a', u', G'.ravel()]``)."""
+    r1 = C.shape[0]
+    r = r1 - 1
+    sm = math.sqrt(m)
+    for i in range(r1):
+        for j in range(i, r1):
+            acc = 0.0
+            for k in range(r1):
+                acc += K[k, i] * C[k, j] + C[i, k] * K[k, j]
+            if i == 0 and j == 0:
+                out[0] = m * acc
+            elif i == 0:
+                out[j] = sm * acc
+            else:
+                out[1 + r + (i - 1) * r + (j - 1)] = acc
+                out[1 + r + (j - 1) * r + (i - 1)] = acc
+
+
+@jit
+def param_vector(q, Rinv, sm, K):
+    """``K`` of the parameter-space vector ``q`` itself: ``[x, Y] / sqrt(m)``."""
+    r1 = Rinv.shape[0]
+    r = r1 - 1
+    for i in range(r1):
+        acc = 0.0
+        for k in range(i, r1):
+            acc += Rinv[i, k] * q[k]
+        K[i, 0] = acc / sm
+        for l in range(r):
+            acc = 0.0
+            for k in range(i, r1):
+                acc += Rinv[i, k] * q[r1 + k * r + l]
+            K[i, l + 1] = acc / sm
+
+
+@jit
+def spectrum(y, s, z, n, m, u, G, C, R, Rinv, g, H, Dw):
+    """Eigenpairs of the Hessian on ``T`` (ascending) and ``nu_H``; ``(ok, lam, V, nu)``."""
+    p = H.shape[0]
+    if not setup(y, s, z, m, u, G, C, R, Rinv, g):
+        return False, np.full(p, np.nan), np.zeros((p, p)), math.nan
+    hessian_T(R, s, g, n, m, H, Dw)
+    lam, V = np.linalg.eigh(H)
+    nu = 0.0
+    if m > C.shape[0]:
+        gn = 0.0
+        for i in range(g.shape[0]):
+            gn += g[i] * g[i]
+        nu = (2.0 / n) * math.sqrt(gn / m)
+    return True, lam, V, nu
+
+
+@jit
+def top_pair(y, s, z, n, m, u, G, C, R, Rinv, g, H, Dw, v, work, piv, e, ev):
+    """Top eigenpair of the Hessian on ``T`` (certified, warm-started from ``v``, which is left
+    holding the unit eigenvector) and ``nu_H``: ``(ok, lambda_1, nu_H)``."""
+    if not setup(y, s, z, m, u, G, C, R, Rinv, g):
+        return False, math.nan, math.nan
+    hessian_T(R, s, g, n, m, H, Dw)
+    lam1 = max_eigval_warm(H, v, work, piv, e, ev)
+    nu = 0.0
+    if m > C.shape[0]:
+        gn = 0.0
+        for i in range(g.shape[0]):
+            gn += g[i] * g[i]
+        nu = (2.0 / n) * math.sqrt(gn / m)
+    return True, lam1, nu
+
+
+@jit
+def edge_terms(y, s, z, n, m, eta, kappa, k, want_next, out, info, u, G, C, R, Rinv, g, H, Dw, KL, KS,
+               K, q, x, Y, w, kap, v, work, piv, e, ev):
+    """Rate of the flow with ``k <= 1`` eigenvalues at the edge, and its diagnostics.
+
+    ``k = 0``: the gradient flow ``theta' = -eta nabla L``. ``k = 1``: the central flow
+    ``theta' = -eta (nabla L + sigma^2 nabla S / 2)`` with
+    ``sigma^2 = max(0, [2 <-nabla L, nabla S> - (2 kappa/eta)(2/eta - S)] / ||nabla S||^2)``
+    (``kappa``: the constraint's relaxation rate per step, see :mod:`eosdyn.central_flow`).
+    ``out``: the flat-state rate per GD step. ``info`` (NINFO): S, lambda_1(T),
+    lambda_{k+1}(T) (only if ``want_next``: all eigenvalues, else NaN), nu_H, sigma^2 unclipped,
+    sigma^2, alpha = -<nabla L, nabla S>, beta = ||nabla S||^2, <nabla S, q_1>, ||xh_1||^2
+    (q_1's share in A). Returns False (``out`` NaN) when the state is not finite or ``C`` is
+    singular.
+    """
+    p = H.shape[0]
+    for i in range(info.shape[0]):
+        info[i] = math.nan
+    ok, lam1, nu = top_pair(y, s, z, n, m, u, G, C, R, Rinv, g, H, Dw, v, work, piv, e, ev)
+    if not ok:
+        for i in range(out.shape[0]):
+            out[i] = math.nan
+        return False
+    info[I_LAM1] = lam1
+    info[I_S] = max(lam1, nu)
+    info[I_NU] = nu
+    if want_next:
+        sym_eigvals(H, ev, work, e)
+        info[I_LAMNEXT] = ev[p - 1 - k]
+    grad_K(g, n, m, KL)
+    for i in range(p):
+        q[i] = v[i]
+    third_K(q, R, Rinv, s, n, m, KS, x, Y, w, kap)
+    beta = inner(KS, KS, C, m)
+    alpha = -inner(KS, KL, C, m)
+    param_vector(q, Rinv, math.sqrt(m), K)
+    xh2 = 0.0
+    for i in range(C.shape[0]):
+        xh2 += q[i] * q[i]
+    info[I_ALPHA] = alpha
+    info[I_BETA] = beta
+    info[I_GSQ] = inner(KS, K, C, m)
+    info[I_XH2] = xh2
+    sig2 = 0.0
+    if k >= 1:
+        raw = (2.0 * alpha - (2.0 * kappa / eta) * (2.0 / eta - lam1)) / beta
+        info[I_SIG2RAW] = raw
+        sig2 = max(raw, 0.0)
+    info[I_SIG2] = sig2
+    for i in range(C.shape[0]):
+        for j in range(C.shape[0]):
+            K[i, j] = -eta * (KL[i, j] + 0.5 * sig2 * KS[i, j])
+    state_rate(K, C, m, out)
+    return True
+
+
+@jit
+def edge_rates(Ys, s, z, n, m, eta, kappa, k, out, infos, u, G, C, R, Rinv, g, H, Dw, KL, KS, K,
+               q, x, Y, w, kap, v, work, piv, e, ev):
+    """:func:`edge_terms` for the columns of ``Ys`` (state x count), as ``solve_ivp``'s
+    vectorised right-hand side wants them; ``out`` the same shape."""
+    col = np.empty(Ys.shape[0])
+    rate = np.empty(Ys.shape[0])
+    for c in range(Ys.shape[1]):
+        for i in range(Ys.shape[0]):
+            col[i] = Ys[i, c]
+        edge_terms(col, s, z, n, m, eta, kappa, k, False, rate, infos[c], u, G, C, R, Rinv, g, H, Dw,
+                   KL, KS, K, q, x, Y, w, kap, v, work, piv, e, ev)
+        for i in range(Ys.shape[0]):
+            out[i, c] = rate[i]
+
+
+@jit
+def edge_infos(Ys, ks, s, z, n, m, eta, kappa, infos, u, G, C, R, Rinv, g, H, Dw, KL, KS, K, q, x,
+               Y, w, kap, v, work, piv, e, ev):
+    """``infos[i]`` = :func:`edge_terms` info of the state ``Ys[i]`` (rows) in regime
+    ``min(ks[i], 1)``, in order (the warm eigenvector follows the states)."""
+    col = np.empty(Ys.shape[1])
+    rate = np.empty(Ys.shape[1])
+    for i in range(Ys.shape[0]):
+        for j in range(Ys.shape[1]):
+            col[j] = Ys[i, j]
+        edge_terms(col, s, z, n, m, eta, kappa, min(ks[i], 1), False, rate, infos[i], u, G, C, R,
+                   Rinv, g, H, Dw, KL, KS, K, q, x, Y, w, kap, v, work, piv, e, ev)
+
+
+@jit
+def cluster_terms(y, s, z, n, m, k, Ks, lam_k, u, G, C, R, Rinv, g, H, Dw, KL, KS, K, q, x, Y,
+                  w, kap, v, work, piv, e, ev):
+    """For ``k`` eigenvalues at the edge: ``Ks[idx(i, j)]`` = K of ``nabla <q_i, H q_j>``
+    (``i <= j``, row-major upper triangle), ``lam_k`` the top k eigenvalues on T (descending);
+    returns ``(ok, nu_H, lambda_{k+1})``. ``KL`` is left holding ``K_L``."""
+    p = H.shape[0]
+    ok, lam, V, nu = spectrum(y, s, z, n, m, u, G, C, R, Rinv, g, H, Dw)
+    if not ok:
+        return False, math.nan, math.nan
+    grad_K(g, n, m, KL)
+    r1 = C.shape[0]
+    idx = 0
+    for i in range(k):
+        lam_k[i] = lam[p - 1 - i]
+        for j in range(i, k):
+            if i == j:
+                for t in range(p):
+                    q[t] = V[t, p - 1 - i]
+                third_K(q, R, Rinv, s, n, m, KS, x, Y, w, kap)
+                for a in range(r1):
+                    for b in range(r1):
+                        Ks[idx, a, b] = KS[a, b]
+            else:   # polarisation of the quadratic map q -> K_S(q)
+                for t in range(p):
+                    q[t] = V[t, p - 1 - i] + V[t, p - 1 - j]
+                third_K(q, R, Rinv, s, n, m, KS, x, Y, w, kap)
+                for a in range(r1):
+                    for b in range(r1):
+                        Ks[idx, a, b] = 0.25 * KS[a, b]
+                for t in range(p):
+                    q[t] = V[t, p - 1 - i] - V[t, p - 1 - j]
+                third_K(q, R, Rinv, s, n, m, KS, x, Y, w, kap)
+                for a in range(r1):
+                    for b in range(r1):
+                        Ks[idx, a, b] -= 0.25 * KS[a, b]
+            idx += 1
+    nxt = lam[p - 1 - k] if k < p else -math.inf
+    return True, nu, nxt
+
+
+@jit
+def cluster_gram(Ks, KL, C, m, Bv, av):
+    """``Bv[a, b] = <Ks[a], Ks[b]>``, ``av[a] = <Ks[a], K_L>`` (parameter-space inner products)."""
+    d = Ks.shape[0]
+    for a in range(d):
+        av[a] = inner(Ks[a], KL, C, m)
+        for b in range(a + 1):
+            v = inner(Ks[a], Ks[b], C, m)
+            Bv[a, b] = v
+            Bv[b, a] = v
+
+
+@jit
+def cluster_rate(Ks, KL, C, m, eta, Xv, K, out):
+    """Rate of ``theta' = -eta (nabla L + (1/2) sum_ij X_ij nabla <q_i, H q_j>)``; ``Xv`` holds
+    ``X_ij`` for ``i <= j`` in the order of ``Ks`` (off-diagonal terms count twice)."""
+    r1 = C.shape[0]
+    d = Ks.shape[0]
+    k = int(round((math.sqrt(8 * d + 1) - 1) / 2))
+    for a in range(r1):
+        for b in range(r1):
+            K[a, b] = KL[a, b]
+    idx = 0
+    for i in range(k):
+        for j in range(i, k):
+            wgt = 0.5 * Xv[idx] * (1.0 if i == j else 2.0)
+            for a in range(r1):
+                for b in range(r1):
+                    K[a, b] += wgt * Ks[idx, a, b]
+            idx += 1
+    for a in range(r1):
+        for b in range(r1):
+            K[a, b] *= -eta
+    state_rate(K, C, m, out)
