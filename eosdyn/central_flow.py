@@ -130,17 +130,17 @@ class CentralField:
         if not ok:
             return np.full(y.size, np.nan), np.full((k, k), np.nan), lam, nu, nxt, None
         Bv, av = np.zeros((d, d)), np.zeros(d)
-        T.cluster_gram(Ks, self.ws["KL"], self.ws["C"], self.m, Bv, av)
+        T.cluster_gram(Ks, self.ws["KL"], self.m, Bv, av)
         A = np.zeros((k, k))
         for a, (i, j) in enumerate(sdcp.pairs(k)):
             A[i, j] = A[j, i] = 2.0 * av[a]
-        A -= np.diag((2.0 * self.kappa / self.eta) * (2.0 / self.eta - lam))
+        A += np.diag((2.0 * self.kappa / self.eta) * (2.0 / self.eta - lam))
         X, res = sdcp.solve(A, Bv)
         self.sdcp_residual = max(self.sdcp_residual, res)
         Xv = np.array([X[i, j] for i, j in sdcp.pairs(k)])
         out = np.empty(y.size)
-        T.cluster_rate(Ks, self.ws["KL"], self.ws["C"], self.m, self.eta, Xv, self.ws["K"], out)
-        _, _, V, _ = T.spectrum(y, self.s, self.z, self.n, self.m, *self.wa[:8])
+        T.cluster_rate(Ks, self.ws["KL"], self.ws["R"], self.m, self.eta, Xv, self.ws["K"], out)
+        _, _, V, _ = T.spectrum(y, self.s, self.z, self.n, self.m, *self.wa[:7])
         xh = V[:r1, ::-1][:, :k].T.copy()
         return out, X, lam, nu, nxt, xh
 

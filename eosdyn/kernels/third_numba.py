@@ -11,7 +11,7 @@ when ``q`` is the unit top eigenvector) is::
     grad_A  q^T H q = (2/(n sqrt m)) (2 Omega X j + W X c)
     grad_W  q^T H q = (2/(n sqrt m)) (2 alpha (X j)^T + A (X c)^T).
 
-*Closure.* With ``P = [A, W U]`` (m x (r+1)) and ``C = P^T P / m = R^T R`` (R upper triangular,
+*Closure.* With ``P = [A, W U]`` (m x (r+1)) and ``C = P^T P / m = R^T R`` (R a square factor,
 the m-independent state ``(a, u, G)``), the invariant subspace ``T`` of :mod:`eosdyn.hessian`
 is ``{alpha = O xh, Omega = O Yh U^T}`` with ``O = P R^{-1} / sqrt(m)`` (orthonormal columns),
 ``xh in R^{r+1}``, ``Yh in R^{(r+1) x r}`` -- orthonormal coordinates, ``||q||^2 = ||xh||^2 +
@@ -29,9 +29,18 @@ and every gradient above is of the form ``(P xi, P Z U^T)``: writing ``K = [xi, 
 
 A velocity ``theta' = (P xi, P Z U^T)`` moves ``P`` by ``P' = P K``, so the state moves by
 
-    C' = K^T C + C K,   i.e.  a' = m C'_00,  u' = sqrt(m) C'_{1:,0},  G' = C'_{1:,1:},
+    C' = K^T C + C K = (R K)^T R + R^T (R K):  a' = m C'_00,  u' = sqrt(m) C'_{1:,0},  G' = C'_{1:,1:},
 
-and inner products of such vectors are ``<K1, K2> = m tr(K1^T C K2)``. Hence any flow
+and inner products of such vectors are ``<K1, K2> = m tr(K1^T C K2) = m <R K1, R K2>_F``. The
+kernels therefore work with ``R K`` only, which needs no ``R^{-1}``:
+
+    R K_S(q) = (4/(n m)) ( (Yh S^2 w + R kappa^) e_0^T + xh (S^2 w)^^T + b (S^2 kappa)^^T ),
+    R K_L    = (2/(n sqrt m)) ( N g e_0^T + b g^^T ),      R K_q = [xh, Yh] / sqrt(m)
+
+(``K_q``: the vector ``q`` itself). Any factor ``C = R^T R`` gives the same results (they are
+invariant under ``R -> O R``): Cholesky when ``C`` is numerically positive definite, else the
+symmetric square root with negative rounding-level eigenvalues set to 0 (a singular ``C``: its
+null directions then carry the residual-coupling eigenvalues, as outside ``T``). Hence any flow
 ``theta' = -eta [nabla L + (1/2) sum_ij X_ij nabla <q_i, H q_j>]`` with ``q_i`` in ``T`` closes
 on ``(a, u, G)`` (the central flow and the projected gradient flow of
 :mod:`eosdyn.central_flow`). ``nabla <q_i, H q_j>`` (fixed ``q``'s) is the polarisation
@@ -65,9 +74,9 @@ def workspace(r: int):
     p = r1 * r1
     return dict(
         u=np.zeros(r), G=np.zeros((r, r)), C=np.zeros((r1, r1)), R=np.zeros((r1, r1)),
-        Rinv=np.zeros((r1, r1)), g=np.zeros(r), H=np.zeros((p, p)), Dw=np.zeros((p, r)),
+        g=np.zeros(r), H=np.zeros((p, p)), Dw=np.zeros((p, r)),
         KL=np.zeros((r1, r1)), KS=np.zeros((r1, r1)), K=np.zeros((r1, r1)), q=np.zeros(p),
-        x=np.zeros(r1), Y=np.zeros((r1, r)), w=np.zeros(r), kap=np.zeros(r),
+        x=np.zeros(r1), w=np.zeros(r), kap=np.zeros(r),
         v=np.full(p, 1.0 / math.sqrt(p)), work=np.zeros((p, p)), piv=np.zeros(p, dtype=np.int64),
         e=np.zeros(p), ev=np.zeros(p),
     )
@@ -76,31 +85,39 @@ def workspace(r: int):
 def args(ws):
     """The workspace in the positional order the kernels take it (``v`` carries the warm top
     eigenvector of the Hessian on T from call to call)."""
-    return (ws["u"], ws["G"], ws["C"], ws["R"], ws["Rinv"], ws["g"], ws["H"], ws["Dw"], ws["KL"],
-            ws["KS"], ws["K"], ws["q"], ws["x"], ws["Y"], ws["w"], ws["kap"], ws["v"], ws["work"],
-            ws["piv"], ws["e"], ws["ev"])
+    return (ws["u"], ws["G"], ws["C"], ws["R"], ws["g"], ws["H"], ws["Dw"], ws["KL"], ws["KS"],
+            ws["K"], ws["q"], ws["x"], ws["w"], ws["kap"], ws["v"], ws["work"], ws["piv"], ws["e"],
+            ws["ev"])
 
 
 @jit
-def setup(y, s, z, m, u, G, C, R, Rinv, g):
-    """Fill ``C``, its Cholesky factor ``R`` (``C = R^T R``), ``R^{-1}`` and ``g``; False if the
-    state is not finite or ``C`` is not positive definite (then nothing else is meaningful)."""
-    r1 = C.shape[0]
+def setup(y, s, z, m, u, G, C, R, g):
+    """Fill ``C``, a factor ``R`` with ``C = R^T R`` (:func:`_sqrt_factor` if Cholesky fails) and
+    ``g``; False if the state is not finite."""
     for i in range(y.shape[0]):
         if not math.isfinite(y[i]):
             return False
     a = unpack(y, u, G)
     _gram(a, u, G, m, C)
-    if not _factor_cholesky(C, R):
-        return False
-    for j in range(r1):   # R^{-1}, upper triangular: R Rinv = I column by column
-        for i in range(r1 - 1, -1, -1):
-            acc = 1.0 if i == j else 0.0
-            for k in range(i + 1, r1):
-                acc -= R[i, k] * Rinv[k, j]
-            Rinv[i, j] = acc / R[i, i]
     for i in range(u.shape[0]):
         g[i] = s[i] * (s[i] * u[i] - z[i])
+    return _factor_cholesky(C, R) or _sqrt_factor(C, R)
+
+
+@jit
+def _sqrt_factor(C, R):
+    """``R = diag(sqrt(max(mu, 0))) Phi^T`` from ``C = Phi diag(mu) Phi^T``: a singular ``C``, or
+    an indefinite one (no valid state is; finite-difference Jacobians probe such points), taken
+    to the nearest PSD matrix -- a continuous extension of the field."""
+    r1 = C.shape[0]
+    mu, Phi = np.linalg.eigh(C)
+    top = mu[r1 - 1]
+    if not (top > 0.0 and math.isfinite(top)):
+        return False
+    for k in range(r1):
+        sq = math.sqrt(max(mu[k], 0.0))
+        for j in range(r1):
+            R[k, j] = sq * Phi[j, k]
     return True
 
 
@@ -133,20 +150,10 @@ def hessian_T(R, s, g, n, m, H, Dw):
 
 
 @jit
-def third_K(q, R, Rinv, s, n, m, K, x, Y, w, kap):
-    """``K = K_S(q)``: the gradient of ``q^T H(theta) q`` (fixed q in T) as ``(P xi, P Z U^T)``."""
+def third_K(q, R, s, n, m, K, x, w, kap):
+    """``K = R K_S(q)``: the gradient of ``q^T H(theta) q`` (fixed q in T), times R (module doc)."""
     r = s.shape[0]
     r1 = r + 1
-    for i in range(r1):
-        acc = 0.0
-        for k in range(i, r1):
-            acc += Rinv[i, k] * q[k]
-        x[i] = acc
-        for l in range(r):
-            acc = 0.0
-            for k in range(i, r1):
-                acc += Rinv[i, k] * q[r1 + k * r + l]
-            Y[i, l] = acc
     for l in range(r):
         acc = 0.0
         ak = 0.0
@@ -155,57 +162,56 @@ def third_K(q, R, Rinv, s, n, m, K, x, Y, w, kap):
             ak += q[r1 + i * r + l] * q[i]
         w[l] = s[l] * s[l] * acc     # S^2 w
         kap[l] = s[l] * s[l] * ak    # S^2 kappa
+    for i in range(r1):
+        acc = 0.0
+        for l in range(r):
+            acc += R[i, l + 1] * kap[l]
+        x[i] = acc                   # R kappa^
     c = 4.0 / (n * m)
     for i in range(r1):
         acc = 0.0
         for l in range(r):
-            acc += Y[i, l] * w[l]
-        K[i, 0] = c * acc
+            acc += q[r1 + i * r + l] * w[l]
+        K[i, 0] = c * (acc + x[i])
         for l in range(r):
-            K[i, l + 1] = c * x[i] * w[l]
-    for l in range(r):
-        K[l + 1, 0] += c * kap[l]
-        K[0, l + 1] += c * kap[l]
+            K[i, l + 1] = c * (q[i] * w[l] + R[i, 0] * kap[l])
 
 
 @jit
-def grad_K(g, n, m, K):
-    """``K = K_L``: ``nabla L = (P xi, P Z U^T)`` with ``xi = c [0; g]``, ``Z = c e_0 g^T``."""
+def grad_K(g, R, n, m, K):
+    """``K = R K_L`` for ``nabla L = (P xi, P Z U^T)``, ``xi = c [0; g]``, ``Z = c e_0 g^T``."""
     r1 = K.shape[0]
     c = 2.0 / (n * math.sqrt(m))
     for i in range(r1):
-        for j in range(r1):
-            K[i, j] = 0.0
-    for l in range(r1 - 1):
-        K[0, l + 1] = c * g[l]
-        K[l + 1, 0] = c * g[l]
+        acc = 0.0
+        for l in range(r1 - 1):
+            acc += R[i, l + 1] * g[l]
+        K[i, 0] = c * acc
+        for l in range(r1 - 1):
+            K[i, l + 1] = c * R[i, 0] * g[l]
 
 
 @jit
-def inner(K1, K2, C, m):
-    """``<v1, v2>`` in parameter space for ``v = (P xi, P Z U^T)``: ``m tr(K1^T C K2)``."""
-    r1 = C.shape[0]
+def inner(K1, K2, m):
+    """``<v1, v2>`` in parameter space for ``v = (P xi, P Z U^T)`` given ``R K``: ``m <R K1, R K2>_F``."""
     acc = 0.0
-    for i in range(r1):
-        for j in range(r1):
-            cj = 0.0
-            for k in range(r1):
-                cj += C[j, k] * K2[k, i]
-            acc += K1[j, i] * cj
+    for i in range(K1.shape[0]):
+        for j in range(K1.shape[1]):
+            acc += K1[i, j] * K2[i, j]
     return m * acc
 
 
 @jit
-def state_rate(K, C, m, out):
-    """``out`` = the flat-state rate of ``C' = K^T C + C K`` (``[a', u', G'.ravel()]``)."""
-    r1 = C.shape[0]
+def state_rate(K, R, m, out):
+    """``out`` = the flat-state rate of ``C' = (R K)^T R + R^T (R K)`` (``[a', u', G'.ravel()]``)."""
+    r1 = R.shape[0]
     r = r1 - 1
     sm = math.sqrt(m)
     for i in range(r1):
         for j in range(i, r1):
             acc = 0.0
             for k in range(r1):
-                acc += K[k, i] * C[k, j] + C[i, k] * K[k, j]
+                acc += K[k, i] * R[k, j] + R[k, i] * K[k, j]
             if i == 0 and j == 0:
                 out[0] = m * acc
             elif i == 0:
@@ -216,27 +222,21 @@ def state_rate(K, C, m, out):
 
 
 @jit
-def param_vector(q, Rinv, sm, K):
-    """``K`` of the parameter-space vector ``q`` itself: ``[x, Y] / sqrt(m)``."""
-    r1 = Rinv.shape[0]
+def param_vector(q, sm, K):
+    """``K = R K_q`` of the parameter-space vector ``q`` itself: ``[xh, Yh] / sqrt(m)``."""
+    r1 = K.shape[0]
     r = r1 - 1
     for i in range(r1):
-        acc = 0.0
-        for k in range(i, r1):
-            acc += Rinv[i, k] * q[k]
-        K[i, 0] = acc / sm
+        K[i, 0] = q[i] / sm
         for l in range(r):
-            acc = 0.0
-            for k in range(i, r1):
-                acc += Rinv[i, k] * q[r1 + k * r + l]
-            K[i, l + 1] = acc / sm
+            K[i, l + 1] = q[r1 + i * r + l] / sm
 
 
 @jit
-def spectrum(y, s, z, n, m, u, G, C, R, Rinv, g, H, Dw):
+def spectrum(y, s, z, n, m, u, G, C, R, g, H, Dw):
     """Eigenpairs of the Hessian on ``T`` (ascending) and ``nu_H``; ``(ok, lam, V, nu)``."""
     p = H.shape[0]
-    if not setup(y, s, z, m, u, G, C, R, Rinv, g):
+    if not setup(y, s, z, m, u, G, C, R, g):
         return False, np.full(p, np.nan), np.zeros((p, p)), math.nan
     hessian_T(R, s, g, n, m, H, Dw)
     lam, V = np.linalg.eigh(H)
@@ -250,10 +250,10 @@ def spectrum(y, s, z, n, m, u, G, C, R, Rinv, g, H, Dw):
 
 
 @jit
-def top_pair(y, s, z, n, m, u, G, C, R, Rinv, g, H, Dw, v, work, piv, e, ev):
+def top_pair(y, s, z, n, m, u, G, C, R, g, H, Dw, v, work, piv, e, ev):
     """Top eigenpair of the Hessian on ``T`` (certified, warm-started from ``v``, which is left
     holding the unit eigenvector) and ``nu_H``: ``(ok, lambda_1, nu_H)``."""
-    if not setup(y, s, z, m, u, G, C, R, Rinv, g):
+    if not setup(y, s, z, m, u, G, C, R, g):
         return False, math.nan, math.nan
     hessian_T(R, s, g, n, m, H, Dw)
     lam1 = max_eigval_warm(H, v, work, piv, e, ev)
@@ -267,8 +267,8 @@ def top_pair(y, s, z, n, m, u, G, C, R, Rinv, g, H, Dw, v, work, piv, e, ev):
 
 
 @jit
-def edge_terms(y, s, z, n, m, eta, kappa, k, want_next, out, info, u, G, C, R, Rinv, g, H, Dw, KL, KS,
-               K, q, x, Y, w, kap, v, work, piv, e, ev):
+def edge_terms(y, s, z, n, m, eta, kappa, k, want_next, out, info, u, G, C, R, g, H, Dw, KL, KS, K,
+               q, x, w, kap, v, work, piv, e, ev):
     """Rate of the flow with ``k <= 1`` eigenvalues at the edge, and its diagnostics.
 
     ``k = 0``: the gradient flow ``theta' = -eta nabla L``. ``k = 1``: the central flow
@@ -284,7 +284,7 @@ def edge_terms(y, s, z, n, m, eta, kappa, k, want_next, out, info, u, G, C, R, R
     p = H.shape[0]
     for i in range(info.shape[0]):
         info[i] = math.nan
-    ok, lam1, nu = top_pair(y, s, z, n, m, u, G, C, R, Rinv, g, H, Dw, v, work, piv, e, ev)
+    ok, lam1, nu = top_pair(y, s, z, n, m, u, G, C, R, g, H, Dw, v, work, piv, e, ev)
     if not ok:
         for i in range(out.shape[0]):
             out[i] = math.nan
@@ -295,19 +295,19 @@ def edge_terms(y, s, z, n, m, eta, kappa, k, want_next, out, info, u, G, C, R, R
     if want_next:
         sym_eigvals(H, ev, work, e)
         info[I_LAMNEXT] = ev[p - 1 - k]
-    grad_K(g, n, m, KL)
+    grad_K(g, R, n, m, KL)
     for i in range(p):
         q[i] = v[i]
-    third_K(q, R, Rinv, s, n, m, KS, x, Y, w, kap)
-    beta = inner(KS, KS, C, m)
-    alpha = -inner(KS, KL, C, m)
-    param_vector(q, Rinv, math.sqrt(m), K)
+    third_K(q, R, s, n, m, KS, x, w, kap)
+    beta = inner(KS, KS, m)
+    alpha = -inner(KS, KL, m)
+    param_vector(q, math.sqrt(m), K)
     xh2 = 0.0
     for i in range(C.shape[0]):
         xh2 += q[i] * q[i]
     info[I_ALPHA] = alpha
     info[I_BETA] = beta
-    info[I_GSQ] = inner(KS, K, C, m)
+    info[I_GSQ] = inner(KS, K, m)
     info[I_XH2] = xh2
     sig2 = 0.0
     if k >= 1:
@@ -318,13 +318,13 @@ def edge_terms(y, s, z, n, m, eta, kappa, k, want_next, out, info, u, G, C, R, R
     for i in range(C.shape[0]):
         for j in range(C.shape[0]):
             K[i, j] = -eta * (KL[i, j] + 0.5 * sig2 * KS[i, j])
-    state_rate(K, C, m, out)
+    state_rate(K, R, m, out)
     return True
 
 
 @jit
-def edge_rates(Ys, s, z, n, m, eta, kappa, k, out, infos, u, G, C, R, Rinv, g, H, Dw, KL, KS, K,
-               q, x, Y, w, kap, v, work, piv, e, ev):
+def edge_rates(Ys, s, z, n, m, eta, kappa, k, out, infos, u, G, C, R, g, H, Dw, KL, KS, K, q, x,
+               w, kap, v, work, piv, e, ev):
     """:func:`edge_terms` for the columns of ``Ys`` (state x count), as ``solve_ivp``'s
     vectorised right-hand side wants them; ``out`` the same shape."""
     col = np.empty(Ys.shape[0])
@@ -332,15 +332,15 @@ def edge_rates(Ys, s, z, n, m, eta, kappa, k, out, infos, u, G, C, R, Rinv, g, H
     for c in range(Ys.shape[1]):
         for i in range(Ys.shape[0]):
             col[i] = Ys[i, c]
-        edge_terms(col, s, z, n, m, eta, kappa, k, False, rate, infos[c], u, G, C, R, Rinv, g, H, Dw,
-                   KL, KS, K, q, x, Y, w, kap, v, work, piv, e, ev)
+        edge_terms(col, s, z, n, m, eta, kappa, k, False, rate, infos[c], u, G, C, R, g, H, Dw, KL,
+                   KS, K, q, x, w, kap, v, work, piv, e, ev)
         for i in range(Ys.shape[0]):
             out[i, c] = rate[i]
 
 
 @jit
-def edge_infos(Ys, ks, s, z, n, m, eta, kappa, infos, u, G, C, R, Rinv, g, H, Dw, KL, KS, K, q, x,
-               Y, w, kap, v, work, piv, e, ev):
+def edge_infos(Ys, ks, s, z, n, m, eta, kappa, infos, u, G, C, R, g, H, Dw, KL, KS, K, q, x, w,
+               kap, v, work, piv, e, ev):
     """``infos[i]`` = :func:`edge_terms` info of the state ``Ys[i]`` (rows) in regime
     ``min(ks[i], 1)``, in order (the warm eigenvector follows the states)."""
     col = np.empty(Ys.shape[1])
@@ -348,21 +348,21 @@ def edge_infos(Ys, ks, s, z, n, m, eta, kappa, infos, u, G, C, R, Rinv, g, H, Dw
     for i in range(Ys.shape[0]):
         for j in range(Ys.shape[1]):
             col[j] = Ys[i, j]
-        edge_terms(col, s, z, n, m, eta, kappa, min(ks[i], 1), False, rate, infos[i], u, G, C, R,
-                   Rinv, g, H, Dw, KL, KS, K, q, x, Y, w, kap, v, work, piv, e, ev)
+        edge_terms(col, s, z, n, m, eta, kappa, min(ks[i], 1), False, rate, infos[i], u, G, C, R, g,
+                   H, Dw, KL, KS, K, q, x, w, kap, v, work, piv, e, ev)
 
 
 @jit
-def cluster_terms(y, s, z, n, m, k, Ks, lam_k, u, G, C, R, Rinv, g, H, Dw, KL, KS, K, q, x, Y,
-                  w, kap, v, work, piv, e, ev):
+def cluster_terms(y, s, z, n, m, k, Ks, lam_k, u, G, C, R, g, H, Dw, KL, KS, K, q, x, w, kap, v,
+                  work, piv, e, ev):
     """For ``k`` eigenvalues at the edge: ``Ks[idx(i, j)]`` = K of ``nabla <q_i, H q_j>``
     (``i <= j``, row-major upper triangle), ``lam_k`` the top k eigenvalues on T (descending);
     returns ``(ok, nu_H, lambda_{k+1})``. ``KL`` is left holding ``K_L``."""
     p = H.shape[0]
-    ok, lam, V, nu = spectrum(y, s, z, n, m, u, G, C, R, Rinv, g, H, Dw)
+    ok, lam, V, nu = spectrum(y, s, z, n, m, u, G, C, R, g, H, Dw)
     if not ok:
         return False, math.nan, math.nan
-    grad_K(g, n, m, KL)
+    grad_K(g, R, n, m, KL)
     r1 = C.shape[0]
     idx = 0
     for i in range(k):
@@ -371,20 +371,20 @@ def cluster_terms(y, s, z, n, m, k, Ks, lam_k, u, G, C, R, Rinv, g, H, Dw, KL, K
             if i == j:
                 for t in range(p):
                     q[t] = V[t, p - 1 - i]
-                third_K(q, R, Rinv, s, n, m, KS, x, Y, w, kap)
+                third_K(q, R, s, n, m, KS, x, w, kap)
                 for a in range(r1):
                     for b in range(r1):
                         Ks[idx, a, b] = KS[a, b]
             else:   # polarisation of the quadratic map q -> K_S(q)
                 for t in range(p):
                     q[t] = V[t, p - 1 - i] + V[t, p - 1 - j]
-                third_K(q, R, Rinv, s, n, m, KS, x, Y, w, kap)
+                third_K(q, R, s, n, m, KS, x, w, kap)
                 for a in range(r1):
                     for b in range(r1):
                         Ks[idx, a, b] = 0.25 * KS[a, b]
                 for t in range(p):
                     q[t] = V[t, p - 1 - i] - V[t, p - 1 - j]
-                third_K(q, R, Rinv, s, n, m, KS, x, Y, w, kap)
+                third_K(q, R, s, n, m, KS, x, w, kap)
                 for a in range(r1):
                     for b in range(r1):
                         Ks[idx, a, b] -= 0.25 * KS[a, b]
@@ -394,22 +394,22 @@ def cluster_terms(y, s, z, n, m, k, Ks, lam_k, u, G, C, R, Rinv, g, H, Dw, KL, K
 
 
 @jit
-def cluster_gram(Ks, KL, C, m, Bv, av):
+def cluster_gram(Ks, KL, m, Bv, av):
     """``Bv[a, b] = <Ks[a], Ks[b]>``, ``av[a] = <Ks[a], K_L>`` (parameter-space inner products)."""
     d = Ks.shape[0]
     for a in range(d):
-        av[a] = inner(Ks[a], KL, C, m)
+        av[a] = inner(Ks[a], KL, m)
         for b in range(a + 1):
-            v = inner(Ks[a], Ks[b], C, m)
+            v = inner(Ks[a], Ks[b], m)
             Bv[a, b] = v
             Bv[b, a] = v
 
 
 @jit
-def cluster_rate(Ks, KL, C, m, eta, Xv, K, out):
+def cluster_rate(Ks, KL, R, m, eta, Xv, K, out):
     """Rate of ``theta' = -eta (nabla L + (1/2) sum_ij X_ij nabla <q_i, H q_j>)``; ``Xv`` holds
     ``X_ij`` for ``i <= j`` in the order of ``Ks`` (off-diagonal terms count twice)."""
-    r1 = C.shape[0]
+    r1 = R.shape[0]
     d = Ks.shape[0]
     k = int(round((math.sqrt(8 * d + 1) - 1) / 2))
     for a in range(r1):
@@ -426,4 +426,4 @@ def cluster_rate(Ks, KL, C, m, eta, Xv, K, out):
     for a in range(r1):
         for b in range(r1):
             K[a, b] *= -eta
-    state_rate(K, C, m, out)
+    state_rate(K, R, m, out)
