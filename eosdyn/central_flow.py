@@ -78,6 +78,9 @@ MAX_SOLVER_STEPS_PER_STEP = 20
 MAX_SOLVER_STEPS_MIN = 20_000
 #: regime switches beyond which the run stops (chattering at the edge)
 MAX_SWITCHES = 5_000
+#: the residual-coupling eigenvalue nu_H counts as the top one when within this relative distance
+#: of it (the T-block carries copies of +-nu_H; outside T it has multiplicity m - r - 1)
+NU_TIE = 1e-6
 #: the extra per-row variables, in column order
 EXTRAS = ("sharpness_hessian", "n_at_edge", "central_sigma2", "predicted_loss", "predicted_a_norm2",
           "predicted_delta2", "gradS_u_cos")
@@ -151,13 +154,18 @@ class CentralField:
         if k <= 1:
             info = self.edge(y, k, want_next=k == 1)
             if k == 0:
-                return {"up": eta * info[T.I_S] - 2.0, "via_nu": info[T.I_NU] >= info[T.I_LAM1]}
+                return {"up": eta * info[T.I_S] - 2.0, "via_nu": _tie(info[T.I_NU], info[T.I_LAM1])}
             nxt = max(info[T.I_LAMNEXT], info[T.I_NU])
-            return {"up": eta * nxt - 2.0, "via_nu": info[T.I_NU] >= info[T.I_LAMNEXT],
+            return {"up": eta * nxt - 2.0, "via_nu": _tie(info[T.I_NU], info[T.I_LAMNEXT]),
                     "leave": info[T.I_SIG2RAW]}
         _, _, lam, nu, nxt, _ = self.cluster(y, k)
-        return {"up": eta * max(nxt, nu) - 2.0, "via_nu": nu >= nxt,
+        return {"up": eta * max(nxt, nu) - 2.0, "via_nu": _tie(nu, nxt),
                 "leave": eta * lam[-1] - 2.0 + LEAVE_MARGIN}
+
+
+def _tie(nu: float, lam: float) -> bool:
+    """``nu_H`` is (up to ``NU_TIE``) at least ``lam``."""
+    return bool(nu >= lam * (1.0 - NU_TIE))
 
 
 class CentralFlowEngine(FlowEngine):
@@ -193,8 +201,8 @@ class CentralFlowEngine(FlowEngine):
             return
         es = self.pb.params.eta * info[T.I_S]
         if es > 2.0:
-            where = ("the residual-coupling block +-(2/(n sqrt m))||X D||" if info[T.I_NU] >= info[T.I_LAM1]
-                     else "the top Hessian eigenvalue")
+            where = ("the residual-coupling eigenvalue (2/(n sqrt m))||X D||, multiplicity m - r - 1"
+                     if _tie(info[T.I_NU], info[T.I_LAM1]) else "the top Hessian eigenvalue")
             self.stop = (0, L.DIVERGED,
                          f"starts above the edge of stability: eta*S(0) = {es:.6g} > 2 ({where}); the "
                          f"{self.name} is defined on {{S <= 2/eta}} (GD is unstable from step 0)")
