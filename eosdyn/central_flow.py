@@ -42,7 +42,13 @@ dense output:
   ``LEAVE_MARGIN`` below the edge -> ``k - 1`` (the SDCP lets it go; the margin keeps the
   remaining cluster well separated).
 
-Implicit solvers differentiate the field numerically (vectorised) at the edge. The constraint
+Implicit solvers get the exact Jacobian below the edge and, at the edge, finite differences of
+the field (vectorised); where those fail -- the flow can drive ``C = P^T P / m`` towards rank
+deficiency (eta >= 0.05 on the default data), where the field is not smooth in ``(a, u, G)`` at
+the scale of the differences -- the regime restarts from the last accepted state with the
+gradient-flow part's exact Jacobian (the ``sigma^2`` term's derivative left out: it only slows
+the Newton iterations; the accuracy is the error control's; the restart times are kept in the
+attr ``edge_jacobian_fallbacks``). The constraint
 is held by the complementarity problem in its relaxed form ``d(Q^T H Q)/dt <= kappa (2/eta -
 Q^T H Q)`` (``KAPPA`` per step), which is the exact condition on the constraint surface and
 pulls integration drift back to it. A run that cannot proceed -- starting above the edge
@@ -76,6 +82,9 @@ LEAVE_MARGIN = 1e-6
 #: solver steps allowed per GD step of the run (plus a constant), beyond which the run stops
 MAX_SOLVER_STEPS_PER_STEP = 20
 MAX_SOLVER_STEPS_MIN = 20_000
+#: steps after a Jacobian fallback (see :meth:`CentralFlowEngine._new_solver`) before finite
+#: differences are tried again
+FD_RETRY = 2_000
 #: regime switches beyond which the run stops (chattering at the edge)
 MAX_SWITCHES = 5_000
 #: the residual-coupling eigenvalue nu_H counts as the top one when within this relative distance
@@ -97,6 +106,9 @@ class CentralField:
         self.n, self.m, self.eta, self.kappa = float(data.n), float(m), float(eta), float(kappa)
         self.ws = T.workspace(r)
         self.wa = T.args(self.ws)
+        # records get their own scratch (and warm eigenvector), so that the integration does not
+        # depend on how the run is chunked into records: runs are deterministic
+        self.wa_rec = T.args(T.workspace(r))
         self.k = 1
         self.nfev = 0
         self.info = np.zeros((1, T.NINFO))
@@ -113,7 +125,7 @@ class CentralField:
                          self.kappa, 1, out, self.info, *self.wa)
         else:
             for c in range(Ys.shape[1]):
-                out[:, c] = self.cluster(np.ascontiguousarray(Ys[:, c], float), self.k)[0]
+                out[:, c] = self.cluster(np.ascontiguousarray(Ys[:, c], float), self.k, want_xh=False)[0]
         return out if y.ndim == 2 else out[:, 0]
 
     def edge(self, y, k: int, want_next: bool = False) -> np.ndarray:
@@ -123,7 +135,7 @@ class CentralField:
                      self.kappa, k, want_next, np.empty(y.size), info, *self.wa)
         return info
 
-    def cluster(self, y, k: int):
+    def cluster(self, y, k: int, want_xh: bool = True):
         """Regime ``k >= 1`` by the SDCP: ``(rate, X, lam_k, nu_H, lambda_{k+1}, xh (k, r+1))``."""
         r1 = self.r + 1
         d = k * (k + 1) // 2
@@ -143,8 +155,10 @@ class CentralField:
         Xv = np.array([X[i, j] for i, j in sdcp.pairs(k)])
         out = np.empty(y.size)
         T.cluster_rate(Ks, self.ws["KL"], self.ws["R"], self.m, self.eta, Xv, self.ws["K"], out)
+        if not want_xh:
+            return out, X, lam, nu, nxt, None
         _, _, V, _ = T.spectrum(y, self.s, self.z, self.n, self.m, *self.wa[:7])
-        xh = V[:r1, ::-1][:, :k].T.copy()
+        xh = V[:r1, ::-1][:, :k].T.copy()   # the A-parts of the top k eigenvectors
         return out, X, lam, nu, nxt, xh
 
     def values(self, y, k: int) -> dict:
@@ -158,7 +172,7 @@ class CentralField:
             nxt = max(info[T.I_LAMNEXT], info[T.I_NU])
             return {"up": eta * nxt - 2.0, "via_nu": _tie(info[T.I_NU], info[T.I_LAMNEXT]),
                     "leave": info[T.I_SIG2RAW]}
-        _, _, lam, nu, nxt, _ = self.cluster(y, k)
+        _, _, lam, nu, nxt, _ = self.cluster(y, k, want_xh=False)
         return {"up": eta * max(nxt, nu) - 2.0, "via_nu": _tie(nu, nxt),
                 "leave": eta * lam[-1] - 2.0 + LEAVE_MARGIN}
 
@@ -187,6 +201,8 @@ class CentralFlowEngine(FlowEngine):
         self.leave: list[float] = []
         self.max_solver_steps = MAX_SOLVER_STEPS_MIN + MAX_SOLVER_STEPS_PER_STEP * (p.steps + 1)
         self.extras = np.full((pb.rec.shape[0], len(EXTRAS)), np.nan)
+        self.jac_fallbacks: list[float] = []
+        self._jac_mode = "exact"
         self._ev_prev: dict = {}
         self._start_checks()
 
@@ -221,16 +237,23 @@ class CentralFlowEngine(FlowEngine):
 
     def _solver_step(self) -> None:
         s, p = self.solver, self.pb.params
+        t_before, y_before = s.t, np.array(s.y, dtype=float)
         try:
             message = s.step()
         except (np.linalg.LinAlgError, ValueError, ZeroDivisionError) as exc:
-            self._fail(int(math.floor(s.t)) + 1, f"the {p.method} solver failed at t = {s.t:.6g}: {exc}")
-            return
+            message = str(exc)
+            s.status = "failed"
         self.nsteps += 1
         if s.status == "failed":
-            self._fail(int(math.floor(s.t)) + 1, f"the {p.method} solver failed at t = {s.t:.6g} "
-                                                 f"(regime k = {self.k}): {message}")
+            if self._jac_mode == "fd" and np.all(np.isfinite(y_before)):   # retry: gradient-flow Jacobian
+                self.jac_fallbacks.append(float(t_before))
+                self._new_solver(t_before, y_before, self.k, fd=False)
+                return
+            self._fail(int(math.floor(t_before)) + 1, f"the {p.method} solver failed at t = {t_before:.6g} "
+                                                      f"(regime k = {self.k}): {message}")
             return
+        if self._jac_mode == "gf" and s.t - self.jac_fallbacks[-1] > FD_RETRY:   # try differences again
+            self._new_solver(s.t, np.array(s.y, dtype=float), self.k, fd=True)
         if self.nsteps > self.max_solver_steps:
             self._fail(int(math.floor(s.t)) + 1,
                        f"more than {self.max_solver_steps} solver steps by t = {s.t:.6g} (stiff for "
@@ -287,7 +310,6 @@ class CentralFlowEngine(FlowEngine):
             return hi
 
     def _switch(self, t: float, y: np.ndarray, k: int) -> None:
-        p = self.pb.params
         if len(self.switches) >= MAX_SWITCHES:
             self._fail(int(math.ceil(t)), f"more than {MAX_SWITCHES} edge events by t = {t:.6g} "
                                           "(the flow chatters at the edge)")
@@ -302,18 +324,25 @@ class CentralFlowEngine(FlowEngine):
             self._ev_prev["up"] = -1e-300
         if t >= self.t_bound:
             return
-        if k == 0:
-            extra = {}
-            if p.method in IMPLICIT and y.size <= MAX_DENSE_JACOBIAN:
+        self._new_solver(t, y, k, fd=True)
+
+    def _new_solver(self, t: float, y: np.ndarray, k: int, fd: bool) -> None:
+        """A solver from ``(t, y)`` in regime ``k``. Implicit methods: below the edge the exact
+        gradient-flow Jacobian; at the edge finite differences of the field (``fd``), or, after a
+        failure, the gradient-flow Jacobian (the sigma^2 term's derivative left out)."""
+        p = self.pb.params
+        extra = {}
+        if p.method in IMPLICIT and (k == 0 or not fd):
+            if y.size <= MAX_DENSE_JACOBIAN:
                 extra["jac"] = self.field.jac
             elif p.method == "Radau":
                 extra["jac"] = self.field.jac_sparse
-            self.solver = SOLVERS[p.method](self.field, t, y.copy(), self.t_bound, rtol=p.rtol,
-                                            atol=p.atol, **extra)
-        else:
-            self.cfield.k = k
-            self.solver = SOLVERS[p.method](self.cfield, t, y.copy(), self.t_bound, rtol=p.rtol,
-                                            atol=p.atol, vectorized=True)
+        elif p.method in IMPLICIT:
+            extra["vectorized"] = True
+        self._jac_mode = "exact" if k == 0 or p.method not in IMPLICIT else ("fd" if fd else "gf")
+        self.cfield.k = k
+        fun = self.field if k == 0 else self.cfield
+        self.solver = SOLVERS[p.method](fun, t, y.copy(), self.t_bound, rtol=p.rtol, atol=p.atol, **extra)
 
     # --- recording ----------------------------------------------------------------------------
 
@@ -335,7 +364,7 @@ class CentralFlowEngine(FlowEngine):
         """The EXTRAS of the states ``Ys`` (rows) in regimes ``ks``."""
         cf = self.cfield
         infos = np.full((ks.size, T.NINFO), np.nan)
-        T.edge_infos(Ys, ks, cf.s, cf.z, cf.n, cf.m, cf.eta, cf.kappa, infos, *cf.wa)
+        T.edge_infos(Ys, ks, cf.s, cf.z, cf.n, cf.m, cf.eta, cf.kappa, infos, *cf.wa_rec)
         out = np.full((ks.size, len(EXTRAS)), np.nan)
         beta, gsq = infos[:, T.I_BETA], infos[:, T.I_GSQ]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -367,6 +396,7 @@ class CentralFlowEngine(FlowEngine):
         ds.attrs.update(
             edge_enter=np.array(self.enter, dtype=float), edge_leave=np.array(self.leave, dtype=float),
             edge_kappa=KAPPA, edge_theory=self.theory, flow_nfev=int(self.field.nfev + self.cfield.nfev),
+            edge_jacobian_fallbacks=np.array(self.jac_fallbacks, dtype=float),
             edge_sdcp_residual=float(self.cfield.sdcp_residual),
         )
         return annotate(ds)

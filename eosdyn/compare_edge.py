@@ -12,8 +12,9 @@ smoothed by a centred, Gaussian-weighted moving average over a window of ``w`` s
 is not a whole number of cycles leaves no ripple: a period-``P`` component is damped by
 ``exp(-2 pi^2 (w/6)^2 / P^2)``, about 1e-6 at ``w = 5 P``), with ``w`` spanning several EoS
 cycles: by default ``max(5 P, 201)`` steps (odd), ``P`` the
-median spacing of GD's upward crossings of ``eta Lambda = 2`` after the first one (the length of
-one EoS cycle; 1,650 steps on the default scenario; 2 in a period-2 regime), or ``--avg-window``.
+median length of GD's EoS cycles (:func:`cycle_length`: spacing of the upward crossings of
+``eta Lambda = 2`` by its two-step average; 1,560 steps on the default scenario), or
+``--avg-window``.
 
 Compared over the *EoS phase* -- from GD's first crossing plus ``w/2`` (the first window that
 lies wholly at the edge) to the end minus ``w/2`` -- with the relative error
@@ -67,10 +68,16 @@ def moving_average(x: np.ndarray, w: int) -> np.ndarray:
 
 
 def cycle_length(gd: xr.Dataset) -> float:
-    """Median spacing (steps) of GD's upward crossings of ``2/eta`` after the first; NaN if
-    fewer than three crossings."""
-    cross = eos_crossings(gd)
-    return float(np.median(np.diff(cross[1:]))) if cross.size >= 3 else float("nan")
+    """Median spacing (steps) of the upward crossings of ``2`` by GD's ``eta Lambda`` averaged
+    over two consecutive steps (so that the period-2 flips inside a cycle do not count), after
+    the first; NaN if fewer than three (no EoS cycles, or a steady period-2 orbit)."""
+    es = gd["eta_sharpness"].values
+    if es.size < 3:
+        return float("nan")
+    e2 = 0.5 * (es[1:] + es[:-1])
+    up = np.flatnonzero((e2[:-1] < 2.0) & (e2[1:] >= 2.0))
+    steps = gd["step"].values[up]
+    return float(np.median(np.diff(steps[1:]))) if steps.size >= 3 else float("nan")
 
 
 def default_window(gd: xr.Dataset) -> int:

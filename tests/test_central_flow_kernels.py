@@ -147,9 +147,13 @@ def test_two_eigenvectors_mixed_third_derivatives_and_rate():
     Ks = np.zeros((3, d + 1, d + 1))
     ok, _, _ = T.cluster_terms(y, s, z, float(n), float(m), k, Ks, np.zeros(k), *T.args(ws))
     assert ok
-    lam, V = np.linalg.eigh(ws["H"])
+    ok, lam, V, nu = T.spectrum(y, s, z, float(n), float(m), *T.args(ws)[:7])
     qs = [to_params(np.column_stack([V[:d + 1, -1 - i], V[d + 1:, -1 - i].reshape(d + 1, d)]) / np.sqrt(m),
                     ws["R"], A, W, U) for i in range(k)]
+    H = dense_hessian(A, W, X, Y)
+    np.testing.assert_allclose(lam[-k:], np.linalg.eigvalsh(H)[-k:], rtol=1e-11)
+    for i in range(k):
+        np.testing.assert_allclose(H @ qs[i], lam[-1 - i] * qs[i], atol=1e-10 * lam[-1])
 
     def bil(t, a, b):
         return a @ dense_hessian(t[:m], t[m:].reshape(m, d), X, Y) @ b

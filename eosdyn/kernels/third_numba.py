@@ -38,9 +38,8 @@ kernels therefore work with ``R K`` only, which needs no ``R^{-1}``:
     R K_L    = (2/(n sqrt m)) ( N g e_0^T + b g^^T ),      R K_q = [xh, Yh] / sqrt(m)
 
 (``K_q``: the vector ``q`` itself). Any factor ``C = R^T R`` gives the same results (they are
-invariant under ``R -> O R``): Cholesky when ``C`` is numerically positive definite, else the
-symmetric square root with negative rounding-level eigenvalues set to 0 (a singular ``C``: its
-null directions then carry the residual-coupling eigenvalues, as outside ``T``). Hence any flow
+invariant under ``R -> O R``): Cholesky when ``C`` is numerically positive definite, else
+``rho = rank C`` rows from its eigendecomposition (the others zero). Hence any flow
 ``theta' = -eta [nabla L + (1/2) sum_ij X_ij nabla <q_i, H q_j>]`` with ``q_i`` in ``T`` closes
 on ``(a, u, G)`` (the central flow and the projected gradient flow of
 :mod:`eosdyn.central_flow`). ``nabla <q_i, H q_j>`` (fixed ``q``'s) is the polarisation
@@ -50,6 +49,11 @@ Outside ``T`` the Hessian has only the residual-coupling eigenvalues ``+-nu_H``,
 ``nu_H = (2/n) ||g|| / sqrt(m)`` (present iff ``m > r + 1``), of multiplicity ``m - r - 1``;
 their eigenvectors do not keep the state closed, so the engines stop when ``nu_H`` reaches
 ``2/eta`` (see :mod:`eosdyn.central_flow`).
+
+Eigenpairs are computed on the Hessian compressed to its range (dimension ``2 rho + r``,
+:func:`eosdyn.kernels.hessian_numba.build`, coordinates ``(xh, c, y)``, ``Yh = bh c^T + y gh^T``)
+-- the top one by the certified warm-started iteration of :mod:`eosdyn.kernels.eig_numba` -- and
+mapped back to ``q = (xh, Yh)`` by :func:`to_T`.
 
 The flat state is ``y = [a, u, G.ravel()]`` (as in :mod:`eosdyn.kernels.flow_numba`).
 """
@@ -61,7 +65,7 @@ import numpy as np
 from .._numba import jit
 from .eig_numba import max_eigval_warm, sym_eigvals
 from .flow_numba import unpack
-from .hessian_numba import _factor_cholesky, _gram
+from .hessian_numba import build
 
 # rows of the info vector written by :func:`edge_terms`
 I_S, I_LAM1, I_LAMNEXT, I_NU, I_SIG2RAW, I_SIG2, I_ALPHA, I_BETA, I_GSQ, I_XH2 = range(10)
@@ -69,84 +73,63 @@ NINFO = 10
 
 
 def workspace(r: int):
-    """Scratch for the kernels of this module at rank r."""
+    """Scratch for the kernels of this module at rank r (``v`` carries the warm top eigenvector
+    of the compressed Hessian from call to call)."""
     r1 = r + 1
     p = r1 * r1
+    k = 3 * r + 2
     return dict(
         u=np.zeros(r), G=np.zeros((r, r)), C=np.zeros((r1, r1)), R=np.zeros((r1, r1)),
-        g=np.zeros(r), H=np.zeros((p, p)), Dw=np.zeros((p, r)),
+        g=np.zeros(r), Hc=np.zeros((k, k)), gh=np.zeros(r),
         KL=np.zeros((r1, r1)), KS=np.zeros((r1, r1)), K=np.zeros((r1, r1)), q=np.zeros(p),
         x=np.zeros(r1), w=np.zeros(r), kap=np.zeros(r),
-        v=np.full(p, 1.0 / math.sqrt(p)), work=np.zeros((p, p)), piv=np.zeros(p, dtype=np.int64),
-        e=np.zeros(p), ev=np.zeros(p),
+        v=np.full(k, 1.0 / math.sqrt(k)), work=np.zeros((k, k)), piv=np.zeros(k, dtype=np.int64),
+        e=np.zeros(k), ev=np.zeros(k),
     )
 
 
 def args(ws):
-    """The workspace in the positional order the kernels take it (``v`` carries the warm top
-    eigenvector of the Hessian on T from call to call)."""
-    return (ws["u"], ws["G"], ws["C"], ws["R"], ws["g"], ws["H"], ws["Dw"], ws["KL"], ws["KS"],
+    """The workspace in the positional order the kernels take it."""
+    return (ws["u"], ws["G"], ws["C"], ws["R"], ws["g"], ws["Hc"], ws["gh"], ws["KL"], ws["KS"],
             ws["K"], ws["q"], ws["x"], ws["w"], ws["kap"], ws["v"], ws["work"], ws["piv"], ws["e"],
             ws["ev"])
 
 
 @jit
-def setup(y, s, z, m, u, G, C, R, g):
-    """Fill ``C``, a factor ``R`` with ``C = R^T R`` (:func:`_sqrt_factor` if Cholesky fails) and
-    ``g``; False if the state is not finite."""
+def compress(y, s, z, m, u, G, C, R, g, Hc, gh):
+    """The Hessian on ``T`` compressed to its range (:func:`eosdyn.kernels.hessian_numba.build`:
+    ``Hc[:kdim, :kdim]`` in units of ``2/n``, coordinates ``(xh, c, y)`` with
+    ``Yh = bh c^T + y gh^T``), the factor ``R`` (rows ``>= rho`` zeroed) and ``g``.
+    Returns ``(ok, kdim, nu, rho)``, ``nu = ||g|| / sqrt(m)``; ok False for a non-finite state."""
     for i in range(y.shape[0]):
         if not math.isfinite(y[i]):
-            return False
+            return False, 0, math.nan, 0
     a = unpack(y, u, G)
-    _gram(a, u, G, m, C)
+    kdim, nu, rho = build(a, u, G, s, z, m, Hc, C, R, gh)
+    for i in range(rho, R.shape[0]):
+        for j in range(R.shape[1]):
+            R[i, j] = 0.0
     for i in range(u.shape[0]):
         g[i] = s[i] * (s[i] * u[i] - z[i])
-    return _factor_cholesky(C, R) or _sqrt_factor(C, R)
+    return True, kdim, nu, rho
 
 
 @jit
-def _sqrt_factor(C, R):
-    """``R = diag(sqrt(max(mu, 0))) Phi^T`` from ``C = Phi diag(mu) Phi^T``: a singular ``C``, or
-    an indefinite one (no valid state is; finite-difference Jacobians probe such points), taken
-    to the nearest PSD matrix -- a continuous extension of the field."""
-    r1 = C.shape[0]
-    mu, Phi = np.linalg.eigh(C)
-    top = mu[r1 - 1]
-    if not (top > 0.0 and math.isfinite(top)):
-        return False
-    for k in range(r1):
-        sq = math.sqrt(max(mu[k], 0.0))
-        for j in range(r1):
-            R[k, j] = sq * Phi[j, k]
-    return True
-
-
-@jit
-def hessian_T(R, s, g, n, m, H, Dw):
-    """``H`` = the Hessian on ``T`` in the coordinates ``q = [xh, Yh.ravel()]`` (module doc)."""
-    r = s.shape[0]
-    r1 = r + 1
-    p = r1 * r1
-    for i in range(p):
+def to_T(vec, rho, R, gh, q):
+    """``q = [xh, Yh.ravel()]`` of a vector ``(xh, c, y)`` of the compressed coordinates."""
+    r1 = R.shape[0]
+    r = r1 - 1
+    beta = 0.0
+    for i in range(rho):
+        beta += R[i, 0] * R[i, 0]
+    beta = math.sqrt(beta)
+    for i in range(q.shape[0]):
+        q[i] = 0.0
+    for i in range(rho):
+        q[i] = vec[i]
+        bi = R[i, 0] / beta if beta > 0.0 else (1.0 if i == 0 else 0.0)
         for l in range(r):
-            Dw[i, l] = 0.0
-    for i in range(r1):   # w = Dw^T q: xh part N = R[:, 1:], Yh part b = R[:, 0]
-        for l in range(r):
-            Dw[i, l] = R[i, l + 1]
-            Dw[r1 + i * r + l, l] = R[i, 0]
-    c = 2.0 / n
-    for i in range(p):
-        for j in range(i + 1):
-            acc = 0.0
-            for l in range(r):
-                acc += Dw[i, l] * s[l] * s[l] * Dw[j, l]
-            H[i, j] = c * acc
-            H[j, i] = c * acc
-    cg = c / math.sqrt(m)
-    for i in range(r1):
-        for l in range(r):
-            H[i, r1 + i * r + l] += cg * g[l]
-            H[r1 + i * r + l, i] += cg * g[l]
+            q[r1 + i * r + l] = bi * vec[rho + l] + vec[rho + r + i] * gh[l]
 
 
 @jit
@@ -233,42 +216,57 @@ def param_vector(q, sm, K):
 
 
 @jit
-def spectrum(y, s, z, n, m, u, G, C, R, g, H, Dw):
-    """Eigenpairs of the Hessian on ``T`` (ascending) and ``nu_H``; ``(ok, lam, V, nu)``."""
-    p = H.shape[0]
-    if not setup(y, s, z, m, u, G, C, R, g):
-        return False, np.full(p, np.nan), np.zeros((p, p)), math.nan
-    hessian_T(R, s, g, n, m, H, Dw)
-    lam, V = np.linalg.eigh(H)
-    nu = 0.0
-    if m > C.shape[0]:
-        gn = 0.0
-        for i in range(g.shape[0]):
-            gn += g[i] * g[i]
-        nu = (2.0 / n) * math.sqrt(gn / m)
-    return True, lam, V, nu
+def spectrum(y, s, z, n, m, u, G, C, R, g, Hc, gh):
+    """The eigenpairs of the Hessian on ``T`` that can be nonzero (ascending, in the Hessian's
+    units) with the eigenvectors as ``q`` vectors (columns), and ``nu_H``: ``(ok, lam, Vq, nu_H)``."""
+    p = R.shape[0] * R.shape[0]
+    ok, kdim, nu, rho = compress(y, s, z, m, u, G, C, R, g, Hc, gh)
+    if not ok:
+        return False, np.full(1, np.nan), np.zeros((p, 1)), math.nan
+    lam, V = np.linalg.eigh(Hc[:kdim, :kdim].copy())
+    Vq = np.zeros((p, kdim))
+    q = np.zeros(p)
+    for j in range(kdim):
+        to_T(V[:, j], rho, R, gh, q)
+        for i in range(p):
+            Vq[i, j] = q[i]
+    c = 2.0 / n
+    return True, c * lam, Vq, c * nu if m > rho else 0.0
 
 
 @jit
-def top_pair(y, s, z, n, m, u, G, C, R, g, H, Dw, v, work, piv, e, ev):
-    """Top eigenpair of the Hessian on ``T`` (certified, warm-started from ``v``, which is left
-    holding the unit eigenvector) and ``nu_H``: ``(ok, lambda_1, nu_H)``."""
-    if not setup(y, s, z, m, u, G, C, R, g):
-        return False, math.nan, math.nan
-    hessian_T(R, s, g, n, m, H, Dw)
-    lam1 = max_eigval_warm(H, v, work, piv, e, ev)
-    nu = 0.0
-    if m > C.shape[0]:
-        gn = 0.0
-        for i in range(g.shape[0]):
-            gn += g[i] * g[i]
-        nu = (2.0 / n) * math.sqrt(gn / m)
-    return True, lam1, nu
+def top_pair(y, s, z, n, m, u, G, C, R, g, Hc, gh, q, v, work, piv, e, ev):
+    """Top eigenpair of the Hessian on ``T`` (certified, warm-started from ``v``; ``q`` gets the
+    unit eigenvector), and ``nu_H``: ``(ok, lambda_1, nu_H, kdim)``."""
+    ok, kdim, nu, rho = compress(y, s, z, m, u, G, C, R, g, Hc, gh)
+    if not ok:
+        return False, math.nan, math.nan, 0
+    if kdim == Hc.shape[0]:
+        lam = max_eigval_warm(Hc, v, work, piv, e, ev)
+        to_T(v, rho, R, gh, q)
+    else:   # rank-deficient C: a smaller matrix, solved directly
+        vals, V = np.linalg.eigh(Hc[:kdim, :kdim].copy())
+        lam = vals[kdim - 1]
+        to_T(V[:, kdim - 1], rho, R, gh, q)
+    c = 2.0 / n
+    return True, c * lam, c * nu if m > rho else 0.0, kdim
 
 
 @jit
-def edge_terms(y, s, z, n, m, eta, kappa, k, want_next, out, info, u, G, C, R, g, H, Dw, KL, KS, K,
-               q, x, w, kap, v, work, piv, e, ev):
+def next_eigenvalue(Hc, kdim, k, n, ev, work, e):
+    """The ``(k+1)``-th largest eigenvalue of the Hessian on ``T`` (after :func:`top_pair`)."""
+    if k >= kdim:
+        return -math.inf
+    if kdim == Hc.shape[0]:
+        sym_eigvals(Hc, ev, work, e)
+        return (2.0 / n) * ev[kdim - 1 - k]
+    vals = np.linalg.eigvalsh(Hc[:kdim, :kdim].copy())
+    return (2.0 / n) * vals[kdim - 1 - k]
+
+
+@jit
+def edge_terms(y, s, z, n, m, eta, kappa, k, want_next, out, info, u, G, C, R, g, Hc, gh, KL, KS,
+               K, q, x, w, kap, v, work, piv, e, ev):
     """Rate of the flow with ``k <= 1`` eigenvalues at the edge, and its diagnostics.
 
     ``k = 0``: the gradient flow ``theta' = -eta nabla L``. ``k = 1``: the central flow
@@ -281,10 +279,9 @@ def edge_terms(y, s, z, n, m, eta, kappa, k, want_next, out, info, u, G, C, R, g
     (q_1's share in A). Returns False (``out`` NaN) when the state is not finite or ``C`` is
     singular.
     """
-    p = H.shape[0]
     for i in range(info.shape[0]):
         info[i] = math.nan
-    ok, lam1, nu = top_pair(y, s, z, n, m, u, G, C, R, g, H, Dw, v, work, piv, e, ev)
+    ok, lam1, nu, kdim = top_pair(y, s, z, n, m, u, G, C, R, g, Hc, gh, q, v, work, piv, e, ev)
     if not ok:
         for i in range(out.shape[0]):
             out[i] = math.nan
@@ -293,11 +290,8 @@ def edge_terms(y, s, z, n, m, eta, kappa, k, want_next, out, info, u, G, C, R, g
     info[I_S] = max(lam1, nu)
     info[I_NU] = nu
     if want_next:
-        sym_eigvals(H, ev, work, e)
-        info[I_LAMNEXT] = ev[p - 1 - k]
+        info[I_LAMNEXT] = next_eigenvalue(Hc, kdim, k, n, ev, work, e)
     grad_K(g, R, n, m, KL)
-    for i in range(p):
-        q[i] = v[i]
     third_K(q, R, s, n, m, KS, x, w, kap)
     beta = inner(KS, KS, m)
     alpha = -inner(KS, KL, m)
@@ -323,7 +317,7 @@ def edge_terms(y, s, z, n, m, eta, kappa, k, want_next, out, info, u, G, C, R, g
 
 
 @jit
-def edge_rates(Ys, s, z, n, m, eta, kappa, k, out, infos, u, G, C, R, g, H, Dw, KL, KS, K, q, x,
+def edge_rates(Ys, s, z, n, m, eta, kappa, k, out, infos, u, G, C, R, g, Hc, gh, KL, KS, K, q, x,
                w, kap, v, work, piv, e, ev):
     """:func:`edge_terms` for the columns of ``Ys`` (state x count), as ``solve_ivp``'s
     vectorised right-hand side wants them; ``out`` the same shape."""
@@ -332,14 +326,14 @@ def edge_rates(Ys, s, z, n, m, eta, kappa, k, out, infos, u, G, C, R, g, H, Dw, 
     for c in range(Ys.shape[1]):
         for i in range(Ys.shape[0]):
             col[i] = Ys[i, c]
-        edge_terms(col, s, z, n, m, eta, kappa, k, False, rate, infos[c], u, G, C, R, g, H, Dw, KL,
+        edge_terms(col, s, z, n, m, eta, kappa, k, False, rate, infos[c], u, G, C, R, g, Hc, gh, KL,
                    KS, K, q, x, w, kap, v, work, piv, e, ev)
         for i in range(Ys.shape[0]):
             out[i, c] = rate[i]
 
 
 @jit
-def edge_infos(Ys, ks, s, z, n, m, eta, kappa, infos, u, G, C, R, g, H, Dw, KL, KS, K, q, x, w,
+def edge_infos(Ys, ks, s, z, n, m, eta, kappa, infos, u, G, C, R, g, Hc, gh, KL, KS, K, q, x, w,
                kap, v, work, piv, e, ev):
     """``infos[i]`` = :func:`edge_terms` info of the state ``Ys[i]`` (rows) in regime
     ``min(ks[i], 1)``, in order (the warm eigenvector follows the states)."""
@@ -349,47 +343,48 @@ def edge_infos(Ys, ks, s, z, n, m, eta, kappa, infos, u, G, C, R, g, H, Dw, KL, 
         for j in range(Ys.shape[1]):
             col[j] = Ys[i, j]
         edge_terms(col, s, z, n, m, eta, kappa, min(ks[i], 1), False, rate, infos[i], u, G, C, R, g,
-                   H, Dw, KL, KS, K, q, x, w, kap, v, work, piv, e, ev)
+                   Hc, gh, KL, KS, K, q, x, w, kap, v, work, piv, e, ev)
 
 
 @jit
-def cluster_terms(y, s, z, n, m, k, Ks, lam_k, u, G, C, R, g, H, Dw, KL, KS, K, q, x, w, kap, v,
+def cluster_terms(y, s, z, n, m, k, Ks, lam_k, u, G, C, R, g, Hc, gh, KL, KS, K, q, x, w, kap, v,
                   work, piv, e, ev):
     """For ``k`` eigenvalues at the edge: ``Ks[idx(i, j)]`` = K of ``nabla <q_i, H q_j>``
     (``i <= j``, row-major upper triangle), ``lam_k`` the top k eigenvalues on T (descending);
     returns ``(ok, nu_H, lambda_{k+1})``. ``KL`` is left holding ``K_L``."""
-    p = H.shape[0]
-    ok, lam, V, nu = spectrum(y, s, z, n, m, u, G, C, R, g, H, Dw)
+    ok, lam, V, nu = spectrum(y, s, z, n, m, u, G, C, R, g, Hc, gh)
+    p = V.shape[0]
+    kd = V.shape[1]
     if not ok:
         return False, math.nan, math.nan
     grad_K(g, R, n, m, KL)
     r1 = C.shape[0]
     idx = 0
     for i in range(k):
-        lam_k[i] = lam[p - 1 - i]
+        lam_k[i] = lam[kd - 1 - i]
         for j in range(i, k):
             if i == j:
                 for t in range(p):
-                    q[t] = V[t, p - 1 - i]
+                    q[t] = V[t, kd - 1 - i]
                 third_K(q, R, s, n, m, KS, x, w, kap)
                 for a in range(r1):
                     for b in range(r1):
                         Ks[idx, a, b] = KS[a, b]
             else:   # polarisation of the quadratic map q -> K_S(q)
                 for t in range(p):
-                    q[t] = V[t, p - 1 - i] + V[t, p - 1 - j]
+                    q[t] = V[t, kd - 1 - i] + V[t, kd - 1 - j]
                 third_K(q, R, s, n, m, KS, x, w, kap)
                 for a in range(r1):
                     for b in range(r1):
                         Ks[idx, a, b] = 0.25 * KS[a, b]
                 for t in range(p):
-                    q[t] = V[t, p - 1 - i] - V[t, p - 1 - j]
+                    q[t] = V[t, kd - 1 - i] - V[t, kd - 1 - j]
                 third_K(q, R, s, n, m, KS, x, w, kap)
                 for a in range(r1):
                     for b in range(r1):
                         Ks[idx, a, b] -= 0.25 * KS[a, b]
             idx += 1
-    nxt = lam[p - 1 - k] if k < p else -math.inf
+    nxt = lam[kd - 1 - k] if k < kd else -math.inf
     return True, nu, nxt
 
 
