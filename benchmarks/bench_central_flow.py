@@ -3,6 +3,7 @@
 
     python benchmarks/bench_central_flow.py                       # ~10 minutes on a loaded 2-core machine
     python benchmarks/bench_central_flow.py --plot figures/central-flow-accuracy.png --json out.json
+    python benchmarks/bench_central_flow.py --from-json out.json --plot fig.png   # tables/figure again
 
 For every cell, exact GD (engine ``reduced``, 100,000 steps, every step recorded) and the central
 flow (engine ``central-flow``, Radau, rtol 1e-10) run from the same data and initial state, and
@@ -17,13 +18,13 @@ error of ``L(theta)`` alone, the largest number of eigenvalues held at the edge,
   back below: the default scenario);
 * ``period-2``: more than half of the EoS steps flip the sign of ``eta Lambda - 2``;
 * ``chaotic``: GD's output Lyapunov exponent over the second half (:mod:`eosdyn.lyapunov`) is
-  above ``1e-4`` per step.
+  above ``1e-4`` per step (it is recorded in the JSON; NaN where that module fails).
 
 Table 1: eta x m at the default initialisation (init_scale 0.01; ``wishart`` sampler at m = 1e9).
 Table 2: widths with the feature-learning scaling ``eta = 0.01 lam``, ``init_scale = 0.01 /
 sqrt(lam)``, ``lam = sqrt(m / 4096)``, under which the exact GD map on ``(a/m, G) ~ 1/sqrt(m)``,
 ``u`` is m-invariant (the default init at large m is lazy: no progressive sharpening, no EoS).
-Table 3: the two-eigenvalue case (data eigenvalues (2000, 1000), labels along the second).
+Table 3: the two-eigenvalue case (data eigenvalues (2000, 1000), labels along the second; 20,000 steps).
 
 Wall times are of whole ``simulate`` calls (GD: 1e5 map steps with per-step diagnostics; the
 flow: the ODE with per-row diagnostics), after a warm-up that compiles the kernels, on a shared
@@ -71,7 +72,10 @@ def regime(gd, cmp, kw) -> tuple[str, float]:
         return "no EoS", float("nan")
     if gd.attrs["status"] != "max_steps":
         return gd.attrs["status"], float("nan")
-    lyap = lyapunov_exponent(make_params(**kw))
+    try:
+        lyap = lyapunov_exponent(make_params(**kw))
+    except ZeroDivisionError:   # eosdyn.lyapunov's batch kernel on this data (reported, not fixed here)
+        lyap = float("nan")
     es = gd["eta_sharpness"].values[a["first_cross_gd"]:] - 2.0
     flips = np.mean(np.sign(es[1:]) != np.sign(es[:-1]))
     label = "period-2" if flips > 0.5 else (f"cycles {a['cycle_length']:.0f}" if np.isfinite(a["cycle_length"])
@@ -122,16 +126,22 @@ def pct(pair) -> str:
 
 
 def table(rows, title) -> str:
-    head = ("| m | eta | init | GD regime | k | loss err (mean / max) | L(theta) alone | ||A||^2 err | "
+    head = ("| m | η | init | GD regime | k | loss error (mean / max) | L(θ) alone | ‖A‖² error | "
             "flow status | wall GD / flow |")
     lines = [f"**{title}**", "", head, "|" + "---|" * 10]
     for r in rows:
-        m = f"{r['m']:.0e}" if r["m"] >= 10**6 else str(r["m"])
-        status = r["flow_status"] if r["flow_status"] == "max_steps" else f"{r['flow_status']}: {r['flow_message'][:60]}"
+        m = mlabel(r["m"])
+        status = r["flow_status"]
+        if status != "max_steps":
+            status += f": {r['flow_message'][:60]}"
         lines.append(f"| {m} | {r['eta']:g} | {r['init_scale']:.2g} | {r['regime']} | {r['max_n_at_edge']} | "
                      f"{pct(r['loss'])} ({r['scope']}) | {pct(r['loss_flow'])} | {pct(r['a_norm2'])} | {status} | "
                      f"{r['wall_gd']:.1f} s / {r['wall_flow']:.1f} s |")
     return "\n".join(lines)
+
+
+def mlabel(m) -> str:
+    return {10**6: "10⁶", 10**9: "10⁹"}.get(int(m), str(int(m)))
 
 
 def plot(rows_grid, rows_scaled, path):
@@ -140,32 +150,48 @@ def plot(rows_grid, rows_scaled, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 6.2), constrained_layout=True)
     ax = axes[0]
-    for m, mk in zip(WIDTHS, "osD^", strict=True):
+    top = 3e-2
+    for i, m in enumerate(WIDTHS):
+        color, mk = f"C{i}", "osD^"[i]
         rs = [r for r in rows_grid if r["m"] == m]
-        eos = [r for r in rs if r["scope"] == "EoS phase"]
+        eos = [r for r in rs if r["scope"] == "EoS phase" and np.isfinite(r["loss"][0])]
         if eos:
-            ax.loglog([r["eta"] for r in eos], [r["loss"][0] for r in eos], marker=mk, label=f"m = {m:.0e}: predicted loss")
-            ax.loglog([r["eta"] for r in eos], [r["a_norm2"][0] for r in eos], marker=mk, ls=":", alpha=0.7,
-                      label=f"m = {m:.0e}: ||A||²")
+            x = [r["eta"] for r in eos]
+            ax.loglog(x, [r["loss"][0] for r in eos], marker=mk, color=color,
+                      label=f"m = {mlabel(m)}: time-averaged loss")
+            ax.loglog(x, [r["a_norm2"][0] for r in eos], marker=mk, color=color, ls=":", mfc="none",
+                      label=f"m = {mlabel(m)}: ‖A‖²")
         lazy = [r for r in rs if r["scope"] != "EoS phase"]
         if lazy:
             ax.loglog([r["eta"] for r in lazy], [r["loss"][0] for r in lazy], marker=mk, ls="none", mfc="none",
-                      color="0.5", label=f"m = {m:.0e}: no EoS (gradient flow)")
+                      color=color, alpha=0.6, label=f"m = {mlabel(m)}: no EoS (= gradient flow), loss")
+        div = [r for r in rs if r["gd_status"] == "diverged"]
+        if div:
+            ax.loglog([r["eta"] for r in div], [top] * len(div), marker="x", ls="none", color=color, ms=9,
+                      label=f"m = {mlabel(m)}: GD diverges (the flow does not)")
     ax.set_xlabel("η")
     ax.set_ylabel("mean relative error vs GD's moving average")
-    ax.set_title("central flow vs exact GD, default init (init_scale 0.01)", fontsize=9)
-    ax.legend(fontsize=6)
+    ax.set_title("central flow vs exact GD over the EoS phase, init_scale 0.01", fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     ax = axes[1]
     ms = [r["m"] for r in rows_scaled]
-    for key, lab, ls in (("loss", "predicted loss", "-"), ("a_norm2", "||A||²", ":"), ("loss_flow", "L(θ) alone", "--")):
+    curves = (("loss", "time-averaged loss", "-"), ("a_norm2", "‖A‖²", ":"), ("loss_flow", "L(θ) alone", "--"))
+    for key, lab, ls in curves:
         ax.loglog(ms, [r[key][0] for r in rows_scaled], marker="o", ls=ls, label=lab)
-    ax.set_xlabel("width m  (η = 0.01 √(m/4096), init_scale = 0.01 (m/4096)^(-1/4))")
+    ax.set_xlabel("width m  (η = 0.01 √(m/4096), init_scale = 0.01 (m/4096)^-¼)")
     ax.set_title("the same EoS at every width: central flow vs exact GD", fontsize=9)
+    ax.set_ylabel("mean relative error vs GD's moving average")
     ax.legend(fontsize=7)
     fig.savefig(path, dpi=130)
     plt.close(fig)
+
+
+def save(path, grid, scaled, multi):
+    if path:
+        with open(path, "w") as f:
+            json.dump({"grid": grid, "scaled": scaled, "multi": multi}, f, indent=1, default=float)
 
 
 def main():
@@ -173,7 +199,13 @@ def main():
     ap.add_argument("--plot", help="write the figure here (.png)")
     ap.add_argument("--json", help="write all rows here")
     ap.add_argument("--quick", action="store_true", help="only m = 4096 and the scaled widths")
+    ap.add_argument("--from-json", help="print the tables and draw the figure of a previous --json, without running")
     args = ap.parse_args()
+    if args.from_json:
+        with open(args.from_json) as f:
+            d = json.load(f)
+        report(d["grid"], d["scaled"], d["multi"], args)
+        return
     eosdyn.simulate(engine="central-flow", steps=200)   # warm-up: compile the kernels
     eosdyn.simulate(steps=200)
     grid = []
@@ -182,22 +214,27 @@ def main():
             res = run_cell(m=m, eta=eta)
             grid.append(summarize(f"m={m},eta={eta}", *res))
             print(table(grid[-1:], f"m={m}, eta={eta}").splitlines()[-1], flush=True)
+            save(args.json, grid, [], [])
     scaled = []
     for m in WIDTHS:
         lam = np.sqrt(m / 4096)
         res = run_cell(m=m, eta=0.01 * lam, init_scale=0.01 / np.sqrt(lam))
         scaled.append(summarize(f"scaled m={m}", *res))
         print(table(scaled[-1:], f"scaled m={m}").splitlines()[-1], flush=True)
-    multi = [summarize("k=2", *run_cell(eigenvalues=(2000.0, 1000.0), z=(0.0, 7.0), eta=16.0))]
+        save(args.json, grid, scaled, [])
+    multi = [summarize("k=2", *run_cell(eigenvalues=(2000.0, 1000.0), z=(0.0, 7.0), eta=16.0, steps=20_000))]
+    save(args.json, grid, scaled, multi)
+    report(grid, scaled, multi, args)
+
+
+def report(grid, scaled, multi, args):
     print()
-    print(table(grid, "Table 1: eta x m, default initialisation (init_scale 0.01)"))
+    print(table(grid, "Table 1: η × m, default initialisation (init_scale 0.01)"))
     print()
-    print(table(scaled, "Table 2: widths with eta ~ sqrt(m), init_scale ~ m^(-1/4) (m-invariant GD map)"))
+    print(table(scaled, "Table 2: widths with η ∝ √m, init_scale ∝ m^(-1/4) (the exact GD map is m-invariant)"))
     print()
-    print(table(multi, "Table 3: two eigenvalues at the edge (data eigenvalues 2000, 1000; labels along the second)"))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"grid": grid, "scaled": scaled, "multi": multi}, f, indent=1, default=float)
+    print(table(multi, "Table 3: two eigenvalues at the edge (data eigenvalues 2000, 1000; labels along the "
+                       "second; 20,000 steps)"))
     if args.plot:
         plot(grid, scaled, args.plot)
         print(f"plotted {args.plot}")

@@ -21,7 +21,8 @@ from ._runopts import add_run_options, params_from
 @click.option("--tol", type=float, default=0.01, show_default=True,
               help="--against flow: parted when ||D_GD - D_flow|| > tol ||D_flow||.")
 @click.option("--out", type=click.Path(), help="Save the comparison (PATH.nc or PATH.zarr).")
-@click.option("--plot", type=click.Path(), help="Plot eta*Lambda, loss and distance: PATH.png/.pdf/.svg.")
+@click.option("--plot", type=click.Path(), help="Plot the comparison (--against flow: eta*Lambda, loss, distance; "
+              "else loss, eta*Lambda, ||A||^2 and errors): PATH.png/.pdf/.svg.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def compare(against, avg_window, tol, out, plot, as_json, quiet, **options):
