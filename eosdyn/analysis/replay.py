@@ -19,7 +19,7 @@ from ..kernels import check_numba as C
 from ..kernels import hessian_numba
 from ..kernels.diagnostics_numba import workspace
 from ..model.init import Statistics
-from ..model.params import FIELDS, make_params
+from ..model.params import FIELDS, FLOW_ENGINES, make_params
 
 
 def run_info(ds: xr.Dataset) -> SimpleNamespace:
@@ -49,13 +49,13 @@ class StateSource:
         self.info = info
         self.t = 0
         r = info.r
-        if info.engine == "flow":
-            from ..engines.flow import FlowEngine
+        if info.engine in FLOW_ENGINES:   # flow, central-flow, stable-flow: the engine itself
+            from ..engines import METHODS
 
             data = SimpleNamespace(rank=r, s=info.s, z=info.z, n=int(info.n), y_perp2=info.y_perp2)
             pb = SimpleNamespace(params=info.params, data=data, init=info.init,
                                  status=np.array([-1, -1, 0, 0]), rec=np.zeros((1, 14)))
-            self.flow = FlowEngine(pb)
+            self.flow = METHODS[info.engine](pb)
         else:
             self.flow = None
             self.order = 0.0 if info.engine == "first-order" else 1.0
@@ -131,7 +131,7 @@ def states_at(ds: xr.Dataset, steps: np.ndarray) -> np.ndarray:
     out = np.full((steps.size, 1 + r + r * r), np.nan)
     if steps.size == 0:
         return out
-    if info.engine == "flow":
+    if info.engine in FLOW_ENGINES:
         src = StateSource(info)
         src.flow._cover(float(steps[-1]))
         return src.flow.sample(steps.astype(float))

@@ -11,23 +11,34 @@ from ._output import FIGURE_HELP, OVERWRITE_HELP, echo_json
 
 
 @click.command()
+@click.option("--against", type=click.Choice(["flow", "central-flow", "stable-flow"]), default="flow",
+              show_default=True,
+              help="The flow GD is compared with: the gradient flow (where they part), or an "
+              "edge-of-stability theory (GD's moving averages vs its predictions).")
+@click.option("--avg-window", type=click.IntRange(min=1), default=None,
+              help="--against central-flow/stable-flow: moving-average window in steps "
+              "[default: max(5 EoS cycles, 201)].")
 @click.option("--tol", type=float, default=0.01, show_default=True,
-              help="Parted: ||D_GD - D_flow|| > tol ||D_flow||.")
+              help="--against flow: parted when ||D_GD - D_flow|| > tol ||D_flow||.")
 @parameter_options(exclude=("hessian",))
 @scenario_option()
 @click.option("--out", type=click.Path(), help="Save the comparison (PATH.nc or PATH.zarr).")
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @click.option("--plot", type=click.Path(),
-              help=f"Plot eta*Lambda, loss and distance: PATH.png/.pdf/.svg {FIGURE_HELP}.")
+              help="Plot the comparison (--against flow: eta*Lambda, loss, distance; else loss, eta*Lambda, "
+              f"||A||^2 and errors): PATH.png/.pdf/.svg {FIGURE_HELP}.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (strict: null for NaN).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def compare(tol, scenario, out, overwrite, plot, as_json, quiet, **options):
-    """Run GD and the gradient flow from the same start; where do they part?
+def compare(against, avg_window, tol, scenario, out, overwrite, plot, as_json, quiet, **options):
+    """Run GD and a flow from the same start and compare them.
 
     GD uses --engine (default reduced); the flow --method/--rtol/--atol. The flow is sampled at
-    flow time t*eta for GD step t. Prints the first 2/eta crossings of both, the distance
-    ||D_GD - D_flow|| / ||D_flow|| (largest before GD's crossing, at the crossing, at the end)
-    and the parting step (first step above --tol), expected near the first crossing.
+    flow time t*eta for GD step t. With --against flow (default): the first 2/eta crossings of
+    both, the distance ||D_GD - D_flow|| / ||D_flow|| (largest before GD's crossing, at the
+    crossing, at the end) and the parting step (first step above --tol), expected near the first
+    crossing. With --against central-flow or stable-flow: GD's loss, eta*Lambda and ||A||^2,
+    averaged over a moving window of several EoS cycles, against the theory's predictions; the
+    relative errors over the EoS phase.
     """
     from ..analysis.compare import compare as run_compare
     from ..analysis.compare import plot_compare, summary
@@ -39,6 +50,11 @@ def compare(tol, scenario, out, overwrite, plot, as_json, quiet, **options):
         io.check_target(out, "compare", overwrite, name="out")
     if plot is not None:
         check_path(plot, name="plot")
+    if against != "flow":
+        from .compare_edge import run_edge
+
+        run_edge(params, against, avg_window, out, overwrite, plot, as_json, quiet)
+        return
     cmp = run_compare(params, tol=tol, progress=not quiet and not as_json)
     if out is not None:
         io.save(cmp, out, overwrite=overwrite)

@@ -6,15 +6,22 @@ Each is built from a :class:`~eosdyn.engines.base.Problem` and exposes ``advance
 """
 
 from .base import Problem
+from .central_flow import CentralFlowEngine
 from .flow import FlowEngine
 from .full import FullEngine
 from .reduced import FirstOrderEngine, ReducedEngine
+from .stable_flow import StableFlowEngine
 
 METHODS: dict[str, type] = {
     "reduced": ReducedEngine,
     "first-order": FirstOrderEngine,
     "full": FullEngine,
     "flow": FlowEngine,
+    "central-flow": CentralFlowEngine,
+    "stable-flow": StableFlowEngine,
 }
 
-__all__ = ["METHODS", "FirstOrderEngine", "FlowEngine", "FullEngine", "Problem", "ReducedEngine"]
+__all__ = [
+    "METHODS", "CentralFlowEngine", "FirstOrderEngine", "FlowEngine", "FullEngine", "Problem", "ReducedEngine",
+    "StableFlowEngine",
+]

@@ -49,6 +49,13 @@ MAX_DENSE_JACOBIAN = 200
 MAX_CROSSINGS = 10_000
 
 
+def solver_class(name: str):
+    """The ``scipy.integrate`` solver class called ``name`` (one of :data:`SOLVERS`)."""
+    from scipy import integrate
+
+    return getattr(integrate, name)
+
+
 def pack(a: float, u: np.ndarray, G: np.ndarray) -> np.ndarray:
     """The flat state ``[a, u, G.ravel()]`` the solver integrates."""
     y = np.zeros(1 + u.size + G.size)
@@ -129,9 +136,7 @@ class FlowEngine:
             extra["jac"] = self.field.jac   # exact Jacobian (flow_numba.jacobian)
         elif p.method == "Radau":
             extra["jac"] = self.field.jac_sparse   # sparse LU inside Radau
-        from scipy import integrate
-
-        self.solver = getattr(integrate, p.method)(self.field, 0.0, self.y0.copy(), self.t_bound,
+        self.solver = solver_class(p.method)(self.field, 0.0, self.y0.copy(), self.t_bound,
                                         rtol=p.rtol, atol=p.atol, **extra)
         self.keep: np.ndarray | None = None   # if set (rows x state size): states of the rows
         self.segments: list = []   # (t_lo, t_hi, dense output) not yet consumed

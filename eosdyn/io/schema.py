@@ -81,7 +81,27 @@ OPTIONAL_VARIABLES: dict[str, Var] = {
         ("step",), "1",
         "lambda_max of the loss Hessian grad^2 L (Gauss-Newton part (2/n) J^T J, whose top "
         "eigenvalue is Lambda, plus the residual term (2/n) sum_j D_j grad^2 F_j); recorded with "
-        "hessian=True (eosdyn.analysis.hessian).",
+        "hessian=True (eosdyn.analysis.hessian) and by the central-flow and stable-flow engines.",
+    ),
+    # the central-flow and stable-flow engines (eosdyn.engines.central_flow, eosdyn.engines.stable_flow)
+    "n_at_edge": Var(("step",), "1", "Number k of Hessian eigenvalues held at 2/eta by the flow.", "int8"),
+    "central_sigma2": Var(
+        ("step",), "1", "tr X: the central flow's predicted variance of GD's oscillation (Sigma = Q X Q^T)."
+    ),
+    "predicted_loss": Var(
+        ("step",), "1",
+        "The theory's prediction of GD's time-averaged loss (central flow: L + (1/2)<H, Sigma>; "
+        "stable flow: L + S delta^2 / 2).",
+    ),
+    "predicted_a_norm2": Var(
+        ("step",), "1",
+        "The theory's prediction of GD's time-averaged ||A||^2 (||A||^2 + tr Sigma_AA, or with delta^2).",
+    ),
+    "predicted_delta2": Var(
+        ("step",), "1", "Self-stabilization's delta^2 = 2 alpha / ||grad S_perp||^2 (Damian et al.).",
+    ),
+    "gradS_u_cos": Var(
+        ("step",), "1", "|<grad S, u>| / ||grad S||, u the top Hessian eigenvector (delta^2 = sigma^2 / (1 - cos^2)).",
     ),
 }
 
@@ -122,6 +142,26 @@ COMPARE_VARIABLES: dict[str, Var] = {
 }
 COMPARE_ATTRS = (
     "eta", "m", "n", "tol", "gd_engine", "flow_method", "parting_step", "first_cross_gd", "first_cross_flow",
+    "gd_status", "flow_status", "gd_parameters", "flow_parameters", "eosdyn_version", "eosdyn_kind",
+)
+
+#: ``compare --against central-flow|stable-flow`` (eosdyn.analysis.compare_edge): GD's moving
+#: averages against a theory's predictions
+EDGE_QUANTITIES = ("loss", "eta_sharpness", "a_norm2")
+COMPARE_EDGE_VARIABLES: dict[str, Var] = {
+    **{f"{q}_gd": Var(("step",), "1", f"GD's {q} at step t.") for q in EDGE_QUANTITIES},
+    **{f"{q}_gd_avg": Var(("step",), "1", f"GD's {q}, centred moving average over attrs['window'] steps.")
+       for q in EDGE_QUANTITIES},
+    **{f"{q}_pred": Var(("step",), "1", f"The theory's prediction of GD's time-averaged {q}.")
+       for q in EDGE_QUANTITIES},
+    "loss_flow": Var(("step",), "1", "L(theta) along the flow (the prediction without its oscillation term)."),
+    "central_sigma2": Var(("step",), "1", "tr X of the central flow along the flow."),
+    "predicted_delta2": Var(("step",), "1", "Self-stabilization's delta^2 along the flow."),
+    "n_at_edge": Var(("step",), "1", "Hessian eigenvalues held at 2/eta by the flow.", "int8"),
+    "sharpness_hessian": Var(("step",), "1", "lambda_max of the loss Hessian along the flow."),
+}
+COMPARE_EDGE_ATTRS = (
+    "eta", "m", "n", "against", "window", "gd_engine", "flow_method", "first_cross_gd", "eos_start", "eos_end",
     "gd_status", "flow_status", "gd_parameters", "flow_parameters", "eosdyn_version", "eosdyn_kind",
 )
 
@@ -178,10 +218,13 @@ def _scan_schema() -> Schema:
     return Schema("scan", required, optional, SCAN_ATTRS)
 
 
-def schema(kind: str) -> Schema:
-    """The :class:`Schema` of an output kind (``run``, ``scan``, ``bifurcation``, ``compare``)."""
+def schema(kind: str, against: str = "flow") -> Schema:
+    """The :class:`Schema` of an output kind (``run``, ``scan``, ``bifurcation``, ``compare``);
+    a comparison against ``central-flow``/``stable-flow`` (``attrs["against"]``) has its own variables."""
     if kind == "run":
         return Schema("run", VARIABLES, OPTIONAL_VARIABLES, REQUIRED_ATTRS)
+    if kind == "compare" and against != "flow":
+        return Schema("compare", COMPARE_EDGE_VARIABLES, {}, COMPARE_EDGE_ATTRS)
     if kind == "compare":
         return Schema("compare", COMPARE_VARIABLES, {}, COMPARE_ATTRS)
     if kind == "bifurcation":
@@ -206,7 +249,7 @@ def validate(ds: xr.Dataset, kind: str | None = None, strict: bool = True) -> No
     """Raise ``ValueError`` if ``ds`` does not follow the schema of its kind (``kind`` or
     ``attrs["eosdyn_kind"]``, default ``run``): names, dims, dtypes, attrs; with ``strict``,
     a data variable the schema does not declare is an error too."""
-    s = schema(kind or ds.attrs.get("eosdyn_kind", "run"))
+    s = schema(kind or ds.attrs.get("eosdyn_kind", "run"), ds.attrs.get("against", "flow"))
     grid = s.grid(ds)
     for name, spec in s.variables.items():
         if name not in ds.variables:

@@ -44,7 +44,11 @@ ENGINES = {
     "first-order": "the paper's Assumption 3.2 map (eta^2 terms dropped)",
     "full": "exact GD on the parameters A, W, O(m d)/step",
     "flow": "the gradient flow (scipy.integrate), sampled at flow time t*eta for step t",
+    "central-flow": "Cohen et al.'s central flow: GD's time average at the edge (scipy.integrate)",
+    "stable-flow": "Damian et al.'s self-stabilization: the flow constrained to S <= 2/eta",
 }
+#: engines integrated by ``scipy.integrate`` (``method``, ``rtol``, ``atol`` apply)
+FLOW_ENGINES = ("flow", "central-flow", "stable-flow")
 #: ``scipy.integrate`` solvers the ``flow`` engine can use
 FLOW_METHODS = ("RK45", "DOP853", "Radau", "LSODA")
 INIT_SAMPLERS = {

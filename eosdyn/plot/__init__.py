@@ -78,6 +78,10 @@ def plot_output(outputs, path, kind: str | None = None, window=None, **options):
         return Path(plot_bifurcation(ds, path, **options))
     if other == "scan":
         return Path(plot_heatmap(ds.load(), path, **options))
+    if ds.attrs.get("against", "flow") != "flow":   # GD's time averages vs the central/stable flow
+        from ..analysis.compare_edge import plot_compare_edge
+
+        return Path(plot_compare_edge(ds, path, **options))
     from ..analysis.compare import plot_compare as plot_gd_vs_flow
 
     return Path(plot_gd_vs_flow(ds, path, **options))

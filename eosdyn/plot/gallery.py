@@ -4,7 +4,7 @@ A scenario file says how it is drawn in an optional ``[figure]`` table (the run 
 are the rest of the file, read by :func:`eosdyn.model.scenario.load_scenario`)::
 
     [figure]
-    kind = "indicator"            # a plot kind of eosdyn.plot.run.KINDS, or "bifurcation"
+    kind = "indicator"            # a plot kind of eosdyn.plot.KINDS, "bifurcation" or "central-flow"
     window = [30000, 36000]       # optional: only these steps
     caption = "..."               # optional: what the figure shows (printed, for the README)
     runs = [{engine = "first-order"}]   # compare: more runs, as overrides of this scenario
@@ -35,11 +35,14 @@ OPTION_KEYS = {"a_norm": "a_norm", "log": "log", "max_points": "max_points", "ti
 #: [figure] keys of kind "bifurcation": arguments of eosdyn.analysis.bifurcation.bifurcation and its plot
 BIFURCATION_KEYS = {"param", "values", "keep", "mode", "observable", "transient", "log_x", "title",
                     "xlim"}
-KEYS = {"kind", "window", "caption", "runs", *OPTION_KEYS, *BIFURCATION_KEYS}
+#: [figure] keys of kind "central-flow": GD vs a theory (eosdyn.analysis.compare_edge)
+EDGE_KEYS = {"against", "avg_window"}
+KEYS = {"kind", "window", "caption", "runs", *OPTION_KEYS, *BIFURCATION_KEYS, *EDGE_KEYS}
 #: the plot options each kind accepts
 KIND_OPTIONS = {"timeseries": {"a_norm"}, "spectrum": {"log"}, "portrait": {"max_points"},
-                "compare": {"time", "labels", "runs"}, "bifurcation": BIFURCATION_KEYS}
-EXTRA_KINDS = ("bifurcation",)
+                "compare": {"time", "labels", "runs"}, "bifurcation": BIFURCATION_KEYS,
+                "central-flow": EDGE_KEYS}
+EXTRA_KINDS = ("bifurcation", "central-flow")
 
 
 @dataclass
@@ -134,6 +137,13 @@ def draw(spec: FigureSpec, target: Path, cache: RunCache, echo=print) -> bool:
     params = load_scenario(spec.scenario)
     if spec.kind == "bifurcation":
         return _bifurcation(spec, params, target, echo, cache.progress)
+    if spec.kind == "central-flow":   # GD's moving averages vs the theory's predictions
+        from ..analysis.compare_edge import compare_edge, plot_compare_edge
+
+        opts = spec.options
+        plot_compare_edge(compare_edge(params, against=opts.get("against", "central-flow"),
+                                       window=opts.get("avg_window"), progress=cache.progress), target)
+        return True
     given = list(spec.options.get("labels") or [])
     runs, labels = [cache.get(params)], given[:1]
     for i, override in enumerate(spec.runs):

@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from ...model.params import FLOW_ENGINES
 from .core import CheckOptions, Context, Report, Row, _fmt, _replay_fidelity, context, gd_flow_distance
 from .statements import CHECKS, GD_STEP
 
@@ -36,8 +37,8 @@ def run_checks(ds: xr.Dataset, options: CheckOptions | None = None, progress=Non
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN slices of diverged runs
         rows = [check(c) for check in CHECKS]
-    if ds.attrs["engine"] == "flow":
-        rows = [Row(r.key, r.statement, None, "n/a: a statement about GD steps; the run is the flow",
+    if ds.attrs["engine"] in FLOW_ENGINES:
+        rows = [Row(r.key, r.statement, None, "n/a: a statement about GD steps; the run is a flow",
                     source=r.source) if r.key in GD_STEP else r for r in rows]
     a = ds.attrs
     T = int(c.P["step"][-1])
@@ -52,8 +53,8 @@ def run_checks(ds: xr.Dataset, options: CheckOptions | None = None, progress=Non
         notes.append(f"the replay departs from the file (Λ by up to {_fmt(100 * fid, 2)}%: rounding "
                      "amplified by chaotic dynamics, or a run from another eosdyn version); rows "
                      "from 'replay' describe the replayed trajectory")
-    if a["engine"] == "flow":
-        notes.append("the run is the gradient flow sampled at t·η: statements about single GD "
+    if a["engine"] in FLOW_ENGINES:
+        notes.append(f"the run is a flow ({a['engine']}) sampled at t·η: statements about single GD "
                      "steps (" + ", ".join(GD_STEP) + ") do not apply")
     if int(a.get("record_every", 1)) > 1:
         notes.append(f"recorded every {a['record_every']} steps: rows from 'run' use the recorded "

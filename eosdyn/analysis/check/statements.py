@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...model.params import FLOW_ENGINES
 from .core import (
     EPS,
     Context,
@@ -34,8 +35,8 @@ def assumption_3_1(c: Context) -> Row:
 def assumption_3_3(c: Context) -> Row:
     """D(t) follows the gradient flow while Lambda < 2/eta (up to the first crossing)."""
     stmt = "Assumption 3.3: GD follows the gradient flow while Λ < 2/η"
-    if c.ds.attrs["engine"] == "flow":
-        return Row("assumption_3_3", stmt, None, "n/a: the run is the flow itself", source="run")
+    if c.ds.attrs["engine"] in FLOW_ENGINES:
+        return Row("assumption_3_3", stmt, None, "n/a: the run is a flow itself", source="run")
     if not c.opts.flow:
         return Row("assumption_3_3", stmt, None, "not computed (flow=False)", source="replay")
     lam = c.P["sharpness"]
