@@ -50,6 +50,8 @@ API_GROUPS = {
     "io": "Files and the output schema", "model": "Parameters, scenarios and data",
     "errors": "Errors",
 }
+#: scenarios shown first in the gallery (the paper's figures in order); the others follow by name
+GALLERY_FIRST = ("default", "fig2-indicator", "fig3a-spectrum", "fig3b-decomposition", "portrait")
 #: titles of the schema's tables (other tables of Var get a title from their name)
 SCHEMA_TITLES = {
     "VARIABLES": "Run variables (every run has them)",
@@ -100,11 +102,12 @@ def schema_tables() -> tuple[str, list[str]]:
         parts.append(f"### {title}\n\n<small>`eosdyn.io.schema.{tname}`</small>\n")
         rows = []
         for name, var in table.items():
-            dims = ", ".join(var.dims) if var.dims else "scalar"
-            rows.append((f"<code>{_cell(name)}</code>", _cell(dims), _cell(var.units), _cell(var.dtype),
-                         _cell(var.doc)))
+            dims = "(" + ", ".join(var.dims) + ")" if var.dims else "scalar"
+            units = "" if var.units == "1" else f" [{_cell(var.units)}]"
+            rows.append((f"<code>{_cell(name)}</code>", f"{_cell(dims)}<br><small>{_cell(var.dtype)}</small>",
+                         _cell(var.doc) + units))
             names.append(name)
-        parts.append(_html_table(("variable", "dims", "units", "dtype", "meaning"), rows))
+        parts.append(_html_table(("variable", "dims, dtype", "meaning [units, if any]"), rows))
     attrs = getattr(schema, "REQUIRED_ATTRS", ())
     if attrs:
         parts.append("### Attributes every run carries\n\n<small>`eosdyn.io.schema.REQUIRED_ATTRS`</small>\n\n"
@@ -118,8 +121,8 @@ def engine_table() -> tuple[str, list[str]]:
     methods = importlib.import_module("eosdyn.engines").METHODS
     rows = []
     for name, cls in methods.items():
-        path = f"{cls.__module__}.{cls.__qualname__}"
-        rows.append((f"<code>{_cell(name)}</code>", f"<code>{_cell(path)}</code>",
+        rows.append((f"<code>{_cell(name)}</code>",
+                     f"<code>{_cell(cls.__qualname__)}</code><br><small>{_cell(cls.__module__)}</small>",
                      _cell(_first_paragraph(cls.__doc__))))
     return _html_table(("engine", "class", "what it integrates"), rows), list(methods)
 
@@ -133,9 +136,12 @@ def check_table() -> tuple[str, list[str]]:
 
 # -- the gallery ------------------------------------------------------------------------------------
 def scenario_entries(scenarios: Path = ROOT / "scenarios"):
-    """(stem, name, description, [figure] table, text) of every scenario file, sorted by stem."""
+    """(stem, name, description, [figure] table, text) of every scenario file, in gallery order."""
     out = []
-    for path in sorted(Path(scenarios).glob("*.toml")):
+    paths = sorted(Path(scenarios).glob("*.toml"), key=lambda p: (p.stem not in GALLERY_FIRST,
+                                                              GALLERY_FIRST.index(p.stem) if p.stem in GALLERY_FIRST else 0,
+                                                              p.stem))
+    for path in paths:
         text = path.read_text()
         table = tomllib.loads(text)
         out.append((path.stem, table.get("name", path.stem), table.get("description", ""),
@@ -152,7 +158,9 @@ def gallery(scenarios: Path = ROOT / "scenarios", figures: Path = ROOT / "figure
     parts, stems, missing = [], [], []
     for stem, name, description, fig, text in scenario_entries(scenarios):
         kind = fig.get("kind", "timeseries")
-        parts.append(f"## {description or name} {{ #{stem} }}\n")
+        parts.append(f"## {stem} {{ #{stem} }}\n")
+        if description:
+            parts.append(f"**{_cell(description)}**\n")
         if (Path(figures) / f"{stem}.png").is_file():
             parts.append(f"[![{_cell(description or name)}]({prefix}{stem}.png)]({prefix}{stem}.png)\n")
         else:

@@ -10,6 +10,9 @@ both would show up verbatim. Before the docstrings are parsed this extension rew
   helper, numpy, xarray) into plain code;
 * a paragraph ending in ``::`` into one ending in ``:`` (the indented block after it is already a
   Markdown code block); a line holding only ``::`` is dropped;
+* it splits a numpy ``Parameters`` entry naming several parameters without a type
+  (``a, b, c`` then the description) into one entry per name, so that each shows its own type
+  from the signature (griffe would give all of them the first one's);
 * and it reads Sphinx's ``#:`` comments above a module- or class-level assignment as that
   attribute's docstring (as Sphinx autodoc does), so documented tables and constants appear.
 
@@ -40,6 +43,34 @@ def public_api() -> dict[str, str]:
                 table = ast.literal_eval(node.value)
                 return {name: f"{mod}.{attr}" for name, (mod, attr) in table.items()}
     raise RuntimeError("eosdyn/__init__.py has no _API table")
+
+
+GROUP = re.compile(r"^(\*{0,2}\w+(?:, *\*{0,2}\w+)+)[ \t]*$")
+
+
+def split_untyped_groups(text: str) -> str:
+    """In a numpy ``Parameters`` section, ``a, b`` + description -> ``a`` + it, ``b`` + it."""
+    lines, out, i, section = text.splitlines(), [], 0, ""
+    while i < len(lines):
+        line = lines[i]
+        if i + 1 < len(lines) and re.fullmatch(r"-{3,}", lines[i + 1].strip()) and line.strip():
+            section = line.strip()
+        m = GROUP.match(line) if section in ("Parameters", "Other Parameters") else None
+        if not m:
+            out.append(line)
+            i += 1
+            continue
+        body, j = [], i + 1
+        while j < len(lines) and (lines[j].startswith((" ", "\t")) or not lines[j].strip()):
+            if not lines[j].strip() and (j + 1 >= len(lines) or not lines[j + 1].startswith((" ", "\t"))):
+                break
+            body.append(lines[j])
+            j += 1
+        for name in (n.strip() for n in m.group(1).split(",")):
+            out.append(name)
+            out.extend(body)
+        i = j
+    return "\n".join(out)
 
 
 def _walk(obj):
@@ -86,6 +117,7 @@ class SphinxToMarkdown(griffe.Extension):
     # -- conversion -----------------------------------------------------------------------------
     def convert(self, text: str, obj, loader) -> str:
         text = ROLE.sub(lambda m: self._role(m, obj, loader), text)
+        text = split_untyped_groups(text)
         text = re.sub(r"(?m)^[ \t]*::[ \t]*\n", "", text)            # a line holding only '::'
         return re.sub(r"(?m)(\S)::[ \t]*$", r"\1:", text)            # 'is::' -> 'is:'
 

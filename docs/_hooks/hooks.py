@@ -96,6 +96,8 @@ def _mathml(latex: str, display: str, where: str) -> str:
     from latex2mathml.converter import convert
 
     tex = html.unescape(latex).strip()
+    # latex2mathml lays out align* as a table but not aligned (same syntax, same meaning here)
+    tex = tex.replace("{aligned}", "{align*}")
     try:
         out = convert(tex, display=display)
     except Exception as exc:  # latex2mathml raises many types; report the formula and the page
