@@ -18,6 +18,7 @@ that they cover every variable, scenario and public name.
 
 from __future__ import annotations
 
+import functools
 import html
 import importlib
 import inspect
@@ -79,9 +80,9 @@ def _first_paragraph(doc: str | None) -> str:
     return " ".join(doc.split("\n\n")[0].split())
 
 
+@functools.lru_cache(maxsize=1)
 def _griffe_package():
     import griffe
-
     from griffe_rst import SphinxToMarkdown
 
     return griffe.load("eosdyn", search_paths=[str(ROOT)], resolve_aliases=False,
@@ -138,9 +139,8 @@ def check_table() -> tuple[str, list[str]]:
 def scenario_entries(scenarios: Path = ROOT / "scenarios"):
     """(stem, name, description, [figure] table, text) of every scenario file, in gallery order."""
     out = []
-    paths = sorted(Path(scenarios).glob("*.toml"), key=lambda p: (p.stem not in GALLERY_FIRST,
-                                                              GALLERY_FIRST.index(p.stem) if p.stem in GALLERY_FIRST else 0,
-                                                              p.stem))
+    first = {stem: i for i, stem in enumerate(GALLERY_FIRST)}
+    paths = sorted(Path(scenarios).glob("*.toml"), key=lambda p: (first.get(p.stem, len(first)), p.stem))
     for path in paths:
         text = path.read_text()
         table = tomllib.loads(text)

@@ -70,7 +70,7 @@ def split_untyped_groups(text: str) -> str:
             out.append(name)
             out.extend(body)
         i = j
-    return "\n".join(out)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
 def _walk(obj):

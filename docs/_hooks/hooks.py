@@ -40,6 +40,7 @@ def _package_pages():
 
 def on_config(config, **kwargs):
     _pages_cache.clear()
+    gen_pages._griffe_package.cache_clear()     # `mkdocs serve`: read the code again
     pages = _package_pages()
 
     def expand(items):
