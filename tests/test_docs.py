@@ -83,6 +83,14 @@ def test_api_page_documents_every_public_name():
     assert len(directives) == len({id(getattr(eosdyn, n)) for n in eosdyn._API})
 
 
+def test_scan_table_names_every_scan_variable():
+    from eosdyn.analysis.scan import store
+
+    text, names = gen_pages.scan_tables()
+    assert set(store.SUMMARY_DOCS) | set(store.TRAJ_DOCS) == set(names)
+    assert all(f"<code>{n}</code>" in text for n in names)
+
+
 def test_engine_and_statement_tables_cover_the_code():
     from eosdyn.analysis.check import CHECKS
     from eosdyn.engines import METHODS
@@ -126,7 +134,7 @@ def test_every_page_is_in_the_navigation_and_every_marker_is_known():
     docs = ROOT / "docs"
     pages = {str(p.relative_to(docs)) for p in docs.rglob("*.md") if "_hooks" not in p.parts}
     assert pages == nav
-    known = {"schema", "engines", "checks", "api", "gallery"}
+    known = {"schema", "scan-variables", "engines", "checks", "api", "gallery"}
     for page in pages:
         for marker in re.findall(r"<!--\s*eosdyn:([a-z-]+)\s*-->", (docs / page).read_text()):
             assert marker in known, (page, marker)

@@ -4,6 +4,7 @@ Each function returns Markdown. :mod:`hooks` puts them into the site:
 
 * :func:`schema_tables` -- every variable of ``eosdyn/io/schema.py`` (every module-level table of
   ``Var``), into ``concepts/schema.md`` at ``<!-- eosdyn:schema -->``;
+* :func:`scan_tables` -- the variables of a scan store (``<!-- eosdyn:scan-variables -->``);
 * :func:`engine_table` -- ``eosdyn.engines.METHODS`` (``<!-- eosdyn:engines -->``);
 * :func:`check_table` -- ``eosdyn.analysis.check.CHECKS`` (``<!-- eosdyn:checks -->``);
 * :func:`gallery` -- one section per ``scenarios/*.toml`` with its figure from ``figures/`` and the
@@ -114,6 +115,21 @@ def schema_tables() -> tuple[str, list[str]]:
         parts.append("### Attributes every run carries\n\n<small>`eosdyn.io.schema.REQUIRED_ATTRS`</small>\n\n"
                      + ", ".join(f"`{a}`" for a in attrs) + "\n")
     return "\n".join(parts), names
+
+
+def scan_tables() -> tuple[str, list[str]]:
+    """The variables of a scan store: ``SUMMARY_DOCS`` and ``TRAJ_DOCS`` of the scan's store module."""
+    store = importlib.import_module("eosdyn.analysis.scan.store")
+    rows, names = [], []
+    for name, (dtype, _fill, doc) in store.SUMMARY_DOCS.items():
+        rows.append((f"<code>{_cell(name)}</code>", "grid<br><small>" + _cell(dtype) + "</small>",
+                     _cell(doc)))
+        names.append(name)
+    for name, doc in getattr(store, "TRAJ_DOCS", {}).items():
+        rows.append((f"<code>{_cell(name)}</code>", "grid, step<br><small>float64</small>",
+                     _cell(doc) + " Kept with <code>--record</code>."))
+        names.append(name)
+    return _html_table(("variable", "dims, dtype", "meaning"), rows), names
 
 
 # -- engines and checks -----------------------------------------------------------------------------
