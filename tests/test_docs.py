@@ -83,6 +83,16 @@ def test_api_page_documents_every_public_name():
     assert len(directives) == len({id(getattr(eosdyn, n)) for n in eosdyn._API})
 
 
+def test_parameter_table_names_every_parameter():
+    import dataclasses
+
+    from eosdyn.model.params import Params
+
+    text, names = gen_pages.parameter_table()
+    assert names == [f.name for f in dataclasses.fields(Params)]
+    assert "<code>--init-scale</code>" in text and "<code>--eta</code>" in text
+
+
 def test_scan_table_names_every_scan_variable():
     from eosdyn.analysis.scan import store
 
@@ -134,7 +144,7 @@ def test_every_page_is_in_the_navigation_and_every_marker_is_known():
     docs = ROOT / "docs"
     pages = {str(p.relative_to(docs)) for p in docs.rglob("*.md") if "_hooks" not in p.parts}
     assert pages == nav
-    known = {"schema", "scan-variables", "engines", "checks", "api", "gallery"}
+    known = {"schema", "parameters", "scan-variables", "engines", "checks", "api", "gallery"}
     for page in pages:
         for marker in re.findall(r"<!--\s*eosdyn:([a-z-]+)\s*-->", (docs / page).read_text()):
             assert marker in known, (page, marker)

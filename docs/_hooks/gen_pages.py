@@ -4,6 +4,7 @@ Each function returns Markdown. :mod:`hooks` puts them into the site:
 
 * :func:`schema_tables` -- every variable of ``eosdyn/io/schema.py`` (every module-level table of
   ``Var``), into ``concepts/schema.md`` at ``<!-- eosdyn:schema -->``;
+* :func:`parameter_table` -- every field of ``Params`` with its CLI option (``<!-- eosdyn:parameters -->``);
 * :func:`scan_tables` -- the variables of a scan store (``<!-- eosdyn:scan-variables -->``);
 * :func:`engine_table` -- ``eosdyn.engines.METHODS`` (``<!-- eosdyn:engines -->``);
 * :func:`check_table` -- ``eosdyn.analysis.check.CHECKS`` (``<!-- eosdyn:checks -->``);
@@ -70,9 +71,9 @@ def _cell(text) -> str:
 
 
 def _html_table(header, rows) -> str:
-    out = ["<table>", "<thead><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr></thead>", "<tbody>"]
+    out = ['<div class="eosdyn-generated" markdown="0">', "<table>", "<thead><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr></thead>", "<tbody>"]
     out += ["<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows]
-    out += ["</tbody>", "</table>", ""]
+    out += ["</tbody>", "</table>", "</div>", ""]
     return "\n".join(out)
 
 
@@ -130,6 +131,40 @@ def scan_tables() -> tuple[str, list[str]]:
                      _cell(doc) + " Kept with <code>--record</code>."))
         names.append(name)
     return _html_table(("variable", "dims, dtype", "meaning"), rows), names
+
+
+# -- the run parameters ----------------------------------------------------------------------------
+def _params_docs() -> dict[str, str]:
+    """Descriptions of the Attributes section of ``Params``' docstring, by field name."""
+    docs = {}
+    for section in _griffe_package()["model.params.Params"].docstring.parse("numpy"):
+        if section.kind.value == "attributes":
+            for item in section.value:
+                for name in item.name.split(","):
+                    docs[name.strip()] = " ".join(item.description.split())
+    return docs
+
+
+def parameter_table() -> tuple[str, list[str]]:
+    """Every field of ``eosdyn.model.params.Params``: its ``eosdyn simulate`` option, type, default, help."""
+    import dataclasses
+
+    params = importlib.import_module("eosdyn.model.params")
+    cli = importlib.import_module("eosdyn.cli").main.commands["simulate"]
+    options = {p.name: p for p in cli.params if p.opts and p.opts[0].startswith("--")}
+    docs = _params_docs()
+    rows, names = [], []
+    for f in dataclasses.fields(params.Params):
+        opt = options.get(f.name)
+        flag = " / ".join(o for o in [*opt.opts, *opt.secondary_opts]) if opt else "—"
+        help_ = re.sub(r"\s*\[default:[^\]]*\]\s*$", "", opt.help or "") if opt else ""
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        ftype = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        rows.append((f"<code>{_cell(f.name)}</code>", f"<code>{_cell(flag)}</code>" if opt else flag,
+                     f"{_cell(ftype)}<br><small>default <code>{_cell(repr(default))}</code></small>",
+                     _cell(help_ or docs.get(f.name, "") or "—")))
+        names.append(f.name)
+    return _html_table(("parameter", "option", "type, default", "meaning"), rows), names
 
 
 # -- engines and checks -----------------------------------------------------------------------------

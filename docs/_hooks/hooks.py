@@ -70,6 +70,8 @@ def _marker(name: str, page) -> str:
     up = "../" * depth
     if name == "schema":
         return gen_pages.schema_tables()[0]
+    if name == "parameters":
+        return gen_pages.parameter_table()[0]
     if name == "scan-variables":
         return gen_pages.scan_tables()[0]
     if name == "engines":
