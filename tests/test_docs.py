@@ -154,11 +154,17 @@ def test_every_page_is_in_the_navigation_and_every_marker_is_known():
 
 
 def test_how_to_pages_of_features_not_yet_merged_say_so():
-    """Stubs are marked as such: the how-to pages of engines or options that do not exist."""
-    from eosdyn.engines import METHODS
+    """Stubs are marked as such, and only while their feature is missing: once the engine or option
+    exists, this fails until its page is written (the warning removed)."""
+    import dataclasses
 
+    from eosdyn.engines import METHODS
+    from eosdyn.model.params import Params
+
+    fields = {f.name for f in dataclasses.fields(Params)}
     docs = ROOT / "docs" / "how-to"
-    for page, present in (("networks.md", "network" in METHODS), ("central-flow.md", "central-flow" in METHODS)):
+    for page, present in (("networks.md", "network" in METHODS), ("central-flow.md", "central-flow" in METHODS),
+                          ("optimizers.md", "optimizer" in fields)):
         text = (docs / page).read_text()
         assert ("Not in this version yet" in text) != present, page
 
