@@ -71,7 +71,8 @@ def _cell(text) -> str:
 
 
 def _html_table(header, rows) -> str:
-    out = ['<div class="eosdyn-generated" markdown="0">', "<table>", "<thead><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr></thead>", "<tbody>"]
+    head = "<thead><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr></thead>"
+    out = ['<div class="eosdyn-generated" markdown="0">', "<table>", head, "<tbody>"]
     out += ["<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows]
     out += ["</tbody>", "</table>", "</div>", ""]
     return "\n".join(out)
