@@ -77,6 +77,15 @@ OPTIONAL_VARIABLES: dict[str, Var] = {
         "eigenvalue is Lambda, plus the residual term (2/n) sum_j D_j grad^2 F_j); recorded with "
         "hessian=True (eosdyn.analysis.hessian).",
     ),
+    # optimizers beyond plain GD (eosdyn.optim; attrs edge, edge_sharpness)
+    "edge_ratio": Var(("step",), "1", "(relevant sharpness) / edge (attr edge_sharpness names it): above 1 "
+                      "the run is beyond its optimizer's edge of stability (eosdyn.optim)."),
+    "batch_sharpness": Var(("step",), "1", "E_B[g_B^T H_B g_B / ||g_B||^2] over uniform b-subsets B "
+                           "(Andreyev & Beneventano 2024), Monte Carlo over batch_sharpness_samples batches."),
+    "batch_sharpness_step": Var(("step",), "1", "g_B^T H_B g_B / ||g_B||^2 for the batch B used at this step."),
+    "velocity_norm2": Var(("step",), "1", "Squared norm ||v||^2 of the momentum velocity of (A, W)."),
+    "preconditioned_sharpness": Var(("step",), "1", "lambda_max(P^{-1} H): P the optimizer's preconditioner "
+                                    "for the step from this state, H the loss Hessian (Cohen et al. 2022)."),
 }
 
 COORDS = {

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..errors import ParameterError
+from ..optim import params as optim_params
 from .datasets import OPTIONS as DATA_OPTIONS
 from .datasets import check_options
 
@@ -76,6 +77,12 @@ class Params:
         Stop as ``converged`` when the reducible loss ``(L - ||Y_perp||^2/n)`` is ``<= loss_tol``.
     max_loss : float
         Stop as ``diverged`` when the loss (or ||A||^2) exceeds this or is not finite.
+    optimizer, momentum, beta1, beta2, adam_eps, bias_correction : optimizer
+        ``gd`` (default), ``momentum`` (heavy ball), ``nesterov``, ``rmsprop``, ``adam`` and their
+        constants (update rules and edges: :mod:`eosdyn.optim`; validation: :mod:`eosdyn.optim.params`).
+    batch_size, batch_seed, batch_sharpness_samples : mini-batches
+        Samples per step (default: full batch; each epoch a fresh permutation, :mod:`eosdyn.optim.batches`),
+        the seed of the batch sequence, and batches averaged per recorded ``batch_sharpness``.
     """
 
     m: int = 4096
@@ -109,6 +116,15 @@ class Params:
     center: bool = True
     normalize: str = "none"
     data_seed: int = 0
+    optimizer: str = "gd"
+    momentum: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+    adam_eps: float | None = None
+    bias_correction: bool = True
+    batch_size: int | None = None
+    batch_seed: int = 0
+    batch_sharpness_samples: int = 32
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self):
@@ -157,6 +173,7 @@ class Params:
         _num(self, "max_loss", 0.0, strict=True)
         if self.engine == "full" and self.init_sampler == "wishart":
             raise ParameterError("init_sampler", "must be 'auto' or 'parameters' for engine full")
+        optim_params.check(self)
 
     @property
     def sa(self) -> float:
