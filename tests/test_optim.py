@@ -175,21 +175,40 @@ def test_batch_sharpness_is_the_mean_over_sampled_subsets(problem):
 # ------------------------------------------------------------------------ preconditioned sharpness
 
 def test_preconditioned_sharpness_is_the_generalized_eigenvalue(problem):
-    from eosdyn.optim.precond import preconditioned_sharpness
+    from eosdyn.optim.precond import preconditioned_sharpness, preconditioned_sharpness_lanczos
 
     p = problem
     X, Y, A, W = p["X"], p["Y"], p["A"], p["W"]
+    U, s, _ = np.linalg.svd(X, full_matrices=False)
     rng = np.random.default_rng(0)
-    P = rng.uniform(0.1, 3.0, A.size + W.size)
-    H = batch_hessian(A, W, X, Y, np.arange(X.shape[1]))
-    ref = scipy.linalg.eigh(H, np.diag(P), eigvals_only=True)[-1]
     XT = np.ascontiguousarray(X.T)
-    lam, v = preconditioned_sharpness(A, W, XT, Y, 1.0 / np.sqrt(P))            # Lanczos (150 params)
-    assert lam == pytest.approx(ref, rel=1e-10)
-    lam2, _ = preconditioned_sharpness(A, W, XT, Y, 1.0 / np.sqrt(P), v0=v)     # warm start
-    assert lam2 == pytest.approx(ref, rel=1e-10)
-    lam3, _ = preconditioned_sharpness(A, W, XT, Y, 1.0 / np.sqrt(P), dense_below=10**6)
-    assert lam3 == pytest.approx(ref, rel=1e-10)
+    H = batch_hessian(A, W, X, Y, np.arange(X.shape[1]))
+    for spread in (3.0, 1e3):
+        P = rng.uniform(0.1, spread, A.size + W.size)
+        q = 1.0 / np.sqrt(P)
+        ref = scipy.linalg.eigh(H, np.diag(P), eigvals_only=True)[-1]
+        assert preconditioned_sharpness(A, W, XT, Y, U, s, q) == pytest.approx(ref, rel=1e-12)
+        assert preconditioned_sharpness(A, W, XT, Y, U, s, q, warm=ref * 1.0001) == pytest.approx(ref, rel=1e-12)
+        lam, v = preconditioned_sharpness_lanczos(A, W, XT, Y, q)            # Lanczos (150 params)
+        assert lam == pytest.approx(ref, rel=1e-10)
+        lam2, _ = preconditioned_sharpness_lanczos(A, W, XT, Y, q, v0=v)     # warm start
+        assert lam2 == pytest.approx(ref, rel=1e-10)
+
+
+def test_preconditioned_sharpness_when_the_residual_block_dominates():
+    """Tiny Gauss-Newton part, large residual: the top eigenvalue is beta_max or just above it."""
+    from eosdyn.optim.precond import preconditioned_sharpness
+
+    rng = np.random.default_rng(5)
+    d, n, m = 3, 9, 7
+    X = rng.standard_normal((d, n))
+    Y = 5 * rng.standard_normal(n)
+    A, W = 1e-3 * rng.standard_normal(m), 1e-3 * rng.standard_normal((m, d))
+    U, s, _ = np.linalg.svd(X, full_matrices=False)
+    P = rng.uniform(0.5, 2.0, m * (d + 1))
+    ref = scipy.linalg.eigh(batch_hessian(A, W, X, Y, np.arange(n)), np.diag(P), eigvals_only=True)[-1]
+    got = preconditioned_sharpness(A, W, np.ascontiguousarray(X.T), Y, U, s, 1 / np.sqrt(P))
+    assert got == pytest.approx(ref, rel=1e-12)
 
 
 def test_adam_preconditioner_of_the_recorded_step(problem):
@@ -298,7 +317,8 @@ def test_frozen_preconditioner_threshold_at_a_minimum(optimizer, beta1):
     A = A + 1e-7 * rng.standard_normal(A.size)
     nu = rng.uniform(0.5, 2.0, A.size + W.size)
     P = np.sqrt(nu) + 1e-8
-    lam = preconditioned_sharpness(A, W, np.ascontiguousarray(X.T), Y, 1 / np.sqrt(P))[0]
+    U, s, _ = np.linalg.svd(X, full_matrices=False)
+    lam = preconditioned_sharpness(A, W, np.ascontiguousarray(X.T), Y, U, s, 1 / np.sqrt(P))
     eta_c = edge(optimizer, 1.0, None, beta1) / lam
     losses = []
     for eta in (0.97 * eta_c, 1.03 * eta_c):

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ._optimopts import optim_options
 from .data_info import data_options
 
 
@@ -77,6 +78,7 @@ def _floats(value, name):
 @click.option("--record-every", type=int,
               help="Record every k-th step (default 1 up to 2e5 steps, else steps/1e5).")
 @click.option("--loss-tol", type=float, help="Stop as converged below this reducible loss.")
+@optim_options
 @click.option("--out", type=click.Path(), help="Save the run: PATH.nc (netCDF) or PATH.zarr.")
 @click.option("--plot", type=click.Path(), help="Draw Figure-1-style plot: PATH.png/.pdf/.svg.")
 @click.option("--window", help="With --plot: only steps START:STOP.")
@@ -115,6 +117,15 @@ def simulate(scenario, out, plot, window, as_json, quiet, **options):
         _print_summary(info, out, plot)
 
 
+def _edge_rows(info: dict) -> list:
+    """The optimizer's edge and its late-time sharpness/edge ratio (absent for plain GD)."""
+    if info.get("optimizer", "gd") == "gd" and info.get("edge_sharpness", "sharpness") == "sharpness":
+        return []
+    return [("optimizer", info["optimizer"]),
+            (f"edge ({info['edge_sharpness']})", f"{info['edge']:.6g}"),
+            ("late-time mean sharpness / edge", f"{info['late_edge_ratio']:.4g}")]
+
+
 def _print_summary(info: dict, out, plot) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -128,8 +139,9 @@ def _print_summary(info: dict, out, plot) -> None:
     rows = [
         ("initial eta*Lambda", f"{info['initial_eta_sharpness']:.4g}"),
         ("max eta*Lambda", f"{info['max_eta_sharpness']:.4g}"),
-        ("first step with Lambda > 2/eta", "never" if first is None else str(first)),
-        ("EoS cycles (crossings of 2/eta)", str(info["n_eos_cycles"])),
+        *_edge_rows(info),
+        ("first step above the edge", "never" if first is None else str(first)),
+        ("EoS cycles (crossings of the edge)", str(info["n_eos_cycles"])),
         ("phases seen", " ".join(["I", "II", "III", "IV"][p - 1] for p in info["phases"])),
         ("steps with anomaly (Fig. 2)", str(info["anomalies"])),
         ("initial loss", f"{info['initial_loss']:.4g}"),

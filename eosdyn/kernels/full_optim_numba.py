@@ -68,63 +68,91 @@ def gradient_vector(hg, XT, Y, m, idx, start, N, full, p):
 
 
 @jit
-def update(kind, A, W, bA1, bW1, bA2, bW2, p, c, eta, beta, gamma, beta2, eps, bc1, bc2, hb):
-    """The row pass: apply step ``kind`` (``optim_layout.K_*``) to every row with the gradient
-    ``(c w~_i . p, c A~_i p)``; ``hb[:d] = W'^T A'``, ``hb[d] = ||A'||^2``,
-    ``hb[d+1:2d+1] = h~'`` (the next look-ahead, Nesterov)."""
+def _rows_gd(A, W, p, c, eta, hb):
     m, d = W.shape
-    for k in range(2 * d + 1):
-        hb[k] = 0.0
     for i in range(m):
         wi = W[i]
-        if kind == O.K_NESTEROV:
-            oi = bW1[i]
-            acc = 0.0
-            for k in range(d):
-                acc += (wi[k] + gamma * oi[k]) * p[k]
-            at = A[i] + gamma * bA1[i]
-        else:
-            acc = _dot(wi, p)
-            at = A[i]
-        ga = c * acc
-        ca = c * at
-        if kind == O.K_GD:
-            an = A[i] - eta * ga
-            for k in range(d):
-                wi[k] -= eta * ca * p[k]
-        elif kind == O.K_MOMENTUM or kind == O.K_NESTEROV:
-            vb = beta * bA1[i] - eta * ga
-            bA1[i] = vb
-            an = A[i] + vb
-            oi = bW1[i]
-            for k in range(d):
-                vo = beta * oi[k] - eta * ca * p[k]
-                oi[k] = vo
-                wi[k] += vo
-        else:   # rmsprop (beta = 0: the first moment is the gradient) and adam
-            m1 = beta * bA1[i] + (1.0 - beta) * ga
-            v2 = beta2 * bA2[i] + (1.0 - beta2) * ga * ga
-            bA1[i] = m1
-            bA2[i] = v2
-            an = A[i] - eta * (m1 / bc1) / (math.sqrt(v2 / bc2) + eps)
-            mi = bW1[i]
-            vi = bW2[i]
-            for k in range(d):
-                gk = ca * p[k]
-                m1 = beta * mi[k] + (1.0 - beta) * gk
-                v2 = beta2 * vi[k] + (1.0 - beta2) * gk * gk
-                mi[k] = m1
-                vi[k] = v2
-                wi[k] -= eta * (m1 / bc1) / (math.sqrt(v2 / bc2) + eps)
-        A[i] = an
+        ga = c * _dot(wi, p)
+        ca = eta * c * A[i]
+        an = A[i] - eta * ga
         for k in range(d):
-            hb[k] += an * wi[k]
+            x = wi[k] - ca * p[k]
+            wi[k] = x
+            hb[k] += an * x
+        A[i] = an
         hb[d] += an * an
-        if kind == O.K_NESTEROV:
-            ai = an + gamma * bA1[i]
-            oi = bW1[i]
+
+
+@jit
+def _rows_momentum(A, W, bA1, bW1, p, c, eta, beta, gamma, nesterov, hb):
+    m, d = W.shape
+    for i in range(m):
+        wi = W[i]
+        oi = bW1[i]
+        acc = 0.0
+        for k in range(d):
+            acc += (wi[k] + gamma * oi[k]) * p[k]
+        ca = eta * c * (A[i] + gamma * bA1[i])
+        vb = beta * bA1[i] - eta * c * acc
+        bA1[i] = vb
+        an = A[i] + vb
+        A[i] = an
+        al = an + gamma * vb
+        for k in range(d):
+            vo = beta * oi[k] - ca * p[k]
+            oi[k] = vo
+            x = wi[k] + vo
+            wi[k] = x
+            hb[k] += an * x
+        hb[d] += an * an
+        if nesterov:
             for k in range(d):
-                hb[d + 1 + k] += ai * (wi[k] + gamma * oi[k])
+                hb[d + 1 + k] += al * (wi[k] + gamma * oi[k])
+
+
+@jit
+def _rows_adaptive(A, W, bA1, bW1, bA2, bW2, p, c, eta, beta, beta2, eps, bc1, bc2, hb):
+    m, d = W.shape
+    e1 = eta / bc1
+    r2 = 1.0 / math.sqrt(bc2)
+    for i in range(m):
+        wi = W[i]
+        ga = c * _dot(wi, p)
+        m1 = beta * bA1[i] + (1.0 - beta) * ga
+        v2 = beta2 * bA2[i] + (1.0 - beta2) * ga * ga
+        bA1[i] = m1
+        bA2[i] = v2
+        an = A[i] - e1 * m1 / (math.sqrt(v2) * r2 + eps)
+        ca = c * A[i]
+        mi = bW1[i]
+        vi = bW2[i]
+        for k in range(d):
+            gk = ca * p[k]
+            m1 = beta * mi[k] + (1.0 - beta) * gk
+            v2 = beta2 * vi[k] + (1.0 - beta2) * gk * gk
+            mi[k] = m1
+            vi[k] = v2
+            x = wi[k] - e1 * m1 / (math.sqrt(v2) * r2 + eps)
+            wi[k] = x
+            hb[k] += an * x
+        A[i] = an
+        hb[d] += an * an
+
+
+@jit
+def update(kind, A, W, bA1, bW1, bA2, bW2, p, c, eta, beta, gamma, beta2, eps, bc1, bc2, hb):
+    """The row pass: apply step ``kind`` (``optim_layout.K_*``) to every row with the gradient
+    ``(c w~_i . p, c A~_i p)`` at the gradient point ``(A~, W~)``; ``hb[:d] = W'^T A'``,
+    ``hb[d] = ||A'||^2``, ``hb[d+1:2d+1] = h~'`` (the next look-ahead, Nesterov)."""
+    d = W.shape[1]
+    for k in range(2 * d + 1):
+        hb[k] = 0.0
+    if kind == O.K_GD:
+        _rows_gd(A, W, p, c, eta, hb)
+    elif kind == O.K_MOMENTUM or kind == O.K_NESTEROV:
+        _rows_momentum(A, W, bA1, bW1, p, c, eta, beta, gamma, kind == O.K_NESTEROV, hb)
+    else:   # rmsprop (beta = 0: the first moment is the gradient) and adam
+        _rows_adaptive(A, W, bA1, bW1, bA2, bW2, p, c, eta, beta, beta2, eps, bc1, bc2, hb)
 
 
 @jit

@@ -84,3 +84,74 @@ def inverse_sqrt_preconditioner(t, A, W, h, bA2, bW2, XT, Y, hyp, ihyp, idx, sta
             g = ca * p[k]
             v = beta2 * bW2[i, k] + (1.0 - beta2) * g * g
             q[base + k] = 1.0 / math.sqrt(bc1 * (math.sqrt(v / bc2) + eps))
+
+
+@jit
+def secular_setup(A, W, U, s, q, p, n, T, ZtZ, beta, WU):
+    """The structure of ``Q H Q = B + Z Z^T`` (:mod:`eosdyn.optim.precond`): per unit ``i`` the
+    projections ``T[i] = [Z_i e_0, Z_i^W bh_i]`` (2 x r), ``Z^T Z`` (r x r) and ``beta[i] = ||B_i||``."""
+    m, d = W.shape
+    r = U.shape[1]
+    sq = math.sqrt(m)
+    cz = math.sqrt(2.0 / n) / sq
+    cr = 2.0 / (n * sq)
+    for k in range(r):
+        for kk in range(r):
+            ZtZ[k, kk] = 0.0
+    for i in range(m):
+        base = m + i * d
+        bn = 0.0
+        for l in range(d):
+            bl = q[i] * q[base + l] * p[l]
+            bn += bl * bl
+        bn = math.sqrt(bn)
+        beta[i] = cr * bn
+        for k in range(r):
+            acc = 0.0
+            for l in range(d):
+                acc += W[i, l] * U[l, k]
+            WU[k] = acc
+        for k in range(r):
+            za = cz * s[k] * q[i] * WU[k]
+            T[i, 0, k] = za
+            proj = 0.0
+            for l in range(d):
+                if bn > 0.0:
+                    proj += (q[i] * q[base + l] * p[l] / bn) * (cz * s[k] * q[base + l] * A[i] * U[l, k])
+            T[i, 1, k] = proj
+            for kk in range(k, r):
+                zw = 0.0
+                for l in range(d):
+                    ql = q[base + l]
+                    zw += ql * ql * U[l, k] * U[l, kk]
+                ZtZ[k, kk] += za * cz * s[kk] * q[i] * WU[kk] + (cz * cz * s[k] * s[kk] * A[i] * A[i]) * zw
+    for k in range(r):
+        for kk in range(k):
+            ZtZ[k, kk] = ZtZ[kk, k]
+
+
+@jit
+def secular_matrix(mu, T, beta, ZtZ, F):
+    """``F(mu) = Z^T (mu I - B)^{-1} Z = Z^T Z / mu + sum_i T_i^T C_i T_i`` with
+    ``C_i = beta_i / (mu^2 - beta_i^2) [[beta_i / mu, 1], [1, beta_i / mu]]`` (``mu > max beta``)."""
+    m = T.shape[0]
+    r = T.shape[2]
+    for k in range(r):
+        for kk in range(r):
+            F[k, kk] = ZtZ[k, kk] / mu
+    for i in range(m):
+        b = beta[i]
+        if b == 0.0:
+            continue
+        f = b / (mu * mu - b * b)
+        dg = f * b / mu
+        for k in range(r):
+            t0k = T[i, 0, k]
+            t1k = T[i, 1, k]
+            for kk in range(k, r):
+                t0 = T[i, 0, kk]
+                t1 = T[i, 1, kk]
+                F[k, kk] += dg * (t0k * t0 + t1k * t1) + f * (t0k * t1 + t1k * t0)
+    for k in range(r):
+        for kk in range(k):
+            F[k, kk] = F[kk, k]
