@@ -17,6 +17,7 @@ from ..io.schema import annotate
 from ..kernels import optim_layout as O
 from . import MOMENTUM, is_minibatch, relevant_sharpness
 
+
 def finish_run(ds: xr.Dataset, p, extra: np.ndarray | None = None, precond: np.ndarray | None = None):
     """Add the optimizer's recorded series to ``ds`` and base ``edge_ratio``/``phase`` on the
     relevant sharpness (module docstring)."""

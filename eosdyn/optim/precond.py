@@ -48,9 +48,9 @@ from scipy.optimize import brentq
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from ..engines.recorder import RowRecorder
+from ..kernels import optim_layout as O
 from ..kernels import precond_numba as K
 from ..kernels.sgd_numba import batch_start
-from ..kernels import optim_layout as O
 from . import outputs
 
 

@@ -38,7 +38,7 @@ BIFURCATION_KEYS = {"param", "values", "keep", "mode", "observable", "transient"
 KEYS = {"kind", "window", "caption", "runs", *OPTION_KEYS, *BIFURCATION_KEYS}
 #: the plot options each kind accepts
 KIND_OPTIONS = {"timeseries": {"a_norm"}, "spectrum": {"log"}, "portrait": {"max_points"},
-                "compare": {"time", "labels", "runs"}, "bifurcation": BIFURCATION_KEYS}
+                "compare": {"time", "labels", "runs"}, "edge": {"labels", "runs"}, "bifurcation": BIFURCATION_KEYS}
 EXTRA_KINDS = ("bifurcation",)
 
 
@@ -144,7 +144,7 @@ def draw(spec: FigureSpec, target: Path, cache: RunCache, echo=print) -> bool:
             continue
         runs.append(cache.get(make_params(**{**params.to_dict(), **override})))
     options = dict(spec.options)
-    if spec.kind == "compare":
+    if spec.kind in ("compare", "edge"):
         options["labels"] = labels[: len(runs)] if labels else None
     plotting.plot_run(runs, target, kind=spec.kind, window=spec.window, **options)
     return True
