@@ -77,7 +77,7 @@ def _run_panel(plot: Plot, ax, ds: xr.Dataset, label: str) -> None:
     ax.set_ylabel("sharpness")
     late = _late(ds)
     ax.set_title(f"{label}: late-time mean {rel}/edge = {late:.3f}", fontsize=9)
-    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    ax.legend(loc="best", fontsize=8, framealpha=0.9)
 
 
 def _late(ds: xr.Dataset) -> float:
