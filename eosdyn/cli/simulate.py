@@ -117,9 +117,17 @@ def simulate(scenario, out, plot, window, as_json, quiet, **options):
         _print_summary(info, out, plot)
 
 
+def _plain_gd(info: dict) -> bool:
+    return info.get("optimizer", "gd") == "gd" and info.get("edge_sharpness", "sharpness") == "sharpness"
+
+
+def _edge_label(info: dict, gd: str, other: str) -> str:
+    return gd if _plain_gd(info) else other
+
+
 def _edge_rows(info: dict) -> list:
     """The optimizer's edge and its late-time sharpness/edge ratio (absent for plain GD)."""
-    if info.get("optimizer", "gd") == "gd" and info.get("edge_sharpness", "sharpness") == "sharpness":
+    if _plain_gd(info):
         return []
     return [("optimizer", info["optimizer"]),
             (f"edge ({info['edge_sharpness']})", f"{info['edge']:.6g}"),
@@ -140,8 +148,10 @@ def _print_summary(info: dict, out, plot) -> None:
         ("initial eta*Lambda", f"{info['initial_eta_sharpness']:.4g}"),
         ("max eta*Lambda", f"{info['max_eta_sharpness']:.4g}"),
         *_edge_rows(info),
-        ("first step above the edge", "never" if first is None else str(first)),
-        ("EoS cycles (crossings of the edge)", str(info["n_eos_cycles"])),
+        (_edge_label(info, "first step with Lambda > 2/eta", "first step above the edge"),
+         "never" if first is None else str(first)),
+        (_edge_label(info, "EoS cycles (crossings of 2/eta)", "EoS cycles (crossings of the edge)"),
+         str(info["n_eos_cycles"])),
         ("phases seen", " ".join(["I", "II", "III", "IV"][p - 1] for p in info["phases"])),
         ("steps with anomaly (Fig. 2)", str(info["anomalies"])),
         ("initial loss", f"{info['initial_loss']:.4g}"),
