@@ -46,8 +46,9 @@ any, b < n     the optimizer's edge (``2/eta`` for SGD)   ``batch_sharpness``
   expected curvature of the mini-batch loss ``L_B`` along its own gradient ``g_B``, ``H_B`` the
   Hessian of ``L_B``, ``B`` a uniformly random ``b``-subset (:mod:`eosdyn.optim.batches`).
 
-With a momentum optimizer and ``b < n`` the edge is the momentum edge (Andreyev & Beneventano's
-later work finds small batches settling lower, near ``2 (1 - beta) / eta``; compare freely).
+With a momentum optimizer and ``b < n`` the edge is the momentum edge (Andreyev 2026, "Momentum
+Further Constrains Sharpness at the Edge of Stochastic Stability", finds small batches settling
+lower, near ``2 (1 - beta) / eta``; compare freely).
 """
 
 from __future__ import annotations
