@@ -9,7 +9,8 @@ import xarray as xr
 def eos_crossings(ds: xr.Dataset) -> np.ndarray:
     """Recorded steps where the sharpness goes from <= 2/eta to > 2/eta (start of an EoS cycle);
     for other optimizers the relevant sharpness crossing the run's edge (``edge_ratio > 1``)."""
-    above = ds["edge_ratio"].values > 1.0 if "edge_ratio" in ds else ds["eta_sharpness"].values > 2.0
+    gd = ds.attrs.get("optimizer", "gd") == "gd" and ds.attrs.get("edge_sharpness", "sharpness") == "sharpness"
+    above = ds["eta_sharpness"].values > 2.0 if gd or "edge_ratio" not in ds else ds["edge_ratio"].values > 1.0
     idx = np.flatnonzero(above[1:] & ~above[:-1]) + 1
     if above.size and above[0]:
         idx = np.concatenate([[0], idx])
