@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 
 from ._version import __version__
-from .engines import METHODS, Problem
+from .engines import Problem
 from .errors import DataError, Interrupted
 from .io.schema import annotate
 from .kernels import layout as L
@@ -18,6 +18,8 @@ from .model import init as init_mod
 from .model.datasets import options_from
 from .model.memory import check_memory
 from .model.params import AUTO_MATERIALISE_LIMIT, Params, make_params
+from .optim import run_edge
+from .optim.select import engine_class
 from .progress import progress_bar
 
 
@@ -94,7 +96,7 @@ def build_problem(params: Params, X=None, Y=None, A=None, W=None) -> Problem:
         init_mod.check_parameters(A, W, data.d)
         if A.shape[0] != params.m:
             params = params.replace(m=A.shape[0])
-    engine = METHODS[params.engine]
+    engine = engine_class(params)
     materialise = params.init_sampler == "parameters" or (
         params.init_sampler == "auto"
         and (engine.needs_parameters or params.m * data.d <= AUTO_MATERIALISE_LIMIT)
@@ -116,7 +118,7 @@ def run_problem(pb: Problem, progress: bool = False, wrap=None) -> xr.Dataset:
     :class:`eosdyn.engines.recorder.RowRecorder` measuring something at every recorded step).
     """
     p = pb.params
-    engine = METHODS[p.engine](pb)
+    engine = engine_class(p)(pb)
     if wrap is not None:
         engine = wrap(engine)
     if p.hessian:  # drives the engine row by row and adds ``sharpness_hessian``
@@ -152,7 +154,8 @@ def to_dataset(pb: Problem, final: init_mod.Statistics, wall: float) -> xr.Datas
     lam, lam_next = rec[:, L.SHARP], rec[:, L.SHARP_NEXT]
     dlam = lam_next - lam
     da = rec[:, L.A_NEXT] - rec[:, L.A_NORM2]
-    above = lam > 2.0 / p.eta
+    edge = run_edge(p)   # 2/eta for GD; the optimizer's edge otherwise (eosdyn.optim)
+    above = lam > edge
     rising = dlam > 0
     phase = np.where(above, np.where(rising, 2, 3), np.where(rising, 1, 4)).astype(np.int8)
     phase[~np.isfinite(dlam)] = 0
@@ -165,6 +168,7 @@ def to_dataset(pb: Problem, final: init_mod.Statistics, wall: float) -> xr.Datas
             "loss": (step_v, rec[:, L.LOSS]),
             "sharpness": (step_v, lam),
             "eta_sharpness": (step_v, p.eta * lam),
+            "edge_ratio": (step_v, lam / edge),
             "lambda2": (step_v, rec[:, L.LAM2]),
             "sharpness_MA": (step_v, rec[:, L.SHARP_MA]),
             "sharpness_MW": (step_v, rec[:, L.SHARP_MW]),
@@ -189,6 +193,7 @@ def to_dataset(pb: Problem, final: init_mod.Statistics, wall: float) -> xr.Datas
         coords={"step": steps, "mode": np.arange(d.rank)},
     )
     ds.attrs.update(provenance(p, d, status, status_step, wall))
+    ds.attrs.update(edge=edge, edge_sharpness="sharpness")
     return annotate(ds)
 
 

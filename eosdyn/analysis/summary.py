@@ -9,8 +9,10 @@ from .summary_table import Summary, optional_summaries
 
 
 def eos_crossings(ds: xr.Dataset) -> np.ndarray:
-    """Recorded steps where the sharpness goes from <= 2/eta to > 2/eta (start of an EoS cycle)."""
-    above = ds["eta_sharpness"].values > 2.0
+    """Recorded steps where the sharpness goes from <= 2/eta to > 2/eta (start of an EoS cycle);
+    for other optimizers the relevant sharpness crossing the run's edge (``edge_ratio > 1``)."""
+    gd = ds.attrs.get("optimizer", "gd") == "gd" and ds.attrs.get("edge_sharpness", "sharpness") == "sharpness"
+    above = ds["eta_sharpness"].values > 2.0 if gd or "edge_ratio" not in ds else ds["edge_ratio"].values > 1.0
     idx = np.flatnonzero(above[1:] & ~above[:-1]) + 1
     if above.size and above[0]:
         idx = np.concatenate([[0], idx])
@@ -44,4 +46,21 @@ def summarize(ds: xr.Dataset) -> Summary:
         "status_step": int(ds.attrs["status_step"]),
         "message": ds.attrs.get("status_message", ""),
         "wall_time": float(ds.attrs["wall_time"]),
-    } | optional_summaries(ds))
+    } | edge_summary(ds) | optional_summaries(ds))
+
+
+def late_edge_ratio(ds: xr.Dataset, start: float = 0.5) -> float:
+    """Mean of ``edge_ratio`` (relevant sharpness / edge) over the recorded steps ``>= start * last``."""
+    if "edge_ratio" not in ds or not ds["step"].size:
+        return float("nan")
+    steps = ds["step"].values
+    x = ds["edge_ratio"].values[steps >= start * steps[-1]]
+    x = x[np.isfinite(x)]
+    return float(np.mean(x)) if x.size else float("nan")
+
+
+def edge_summary(ds: xr.Dataset) -> dict:
+    """The optimizer, its edge, which sharpness is compared with it, and the late-time ratio."""
+    a = ds.attrs
+    return {"optimizer": a.get("optimizer", "gd"), "edge": float(a.get("edge", 2.0 / float(a["eta"]))),
+            "edge_sharpness": a.get("edge_sharpness", "sharpness"), "late_edge_ratio": late_edge_ratio(ds)}

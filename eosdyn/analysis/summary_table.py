@@ -36,6 +36,10 @@ def _phases(v) -> str:
 LABELS = {
     "initial_eta_sharpness": ("initial eta*Lambda", _num),
     "max_eta_sharpness": ("max eta*Lambda", _num),
+    "optimizer": ("optimizer", str),
+    "edge": ("edge", lambda v: f"{v:.6g}"),
+    "edge_sharpness": ("sharpness compared with the edge", str),
+    "late_edge_ratio": ("late-time mean sharpness / edge", _num),
     "first_cross_step": ("first step with Lambda > 2/eta", _step),
     "n_eos_cycles": ("EoS cycles (crossings of 2/eta)", str),
     "phases": ("phases seen", _phases),
@@ -67,8 +71,19 @@ def _generic(v) -> str:
     return str(v)
 
 
+#: the optimizer's edge (:mod:`eosdyn.optim`): rows shown for every run but plain full-batch GD
+EDGE_KEYS = ("optimizer", "edge", "edge_sharpness", "late_edge_ratio")
+#: labels that read "the edge" instead of "2/eta" for other optimizers
+EDGE_LABELS = {"first_cross_step": "first step above the edge",
+               "n_eos_cycles": "EoS cycles (crossings of the edge)"}
+
+
 class Summary(dict):
     """A run's summary: a dict whose ``str()`` is the ``eosdyn simulate`` table."""
+
+    def plain_gd(self) -> bool:
+        """Full-batch GD, whose edge is 2/eta on Lambda (no optimizer rows)."""
+        return self.get("optimizer", "gd") == "gd" and self.get("edge_sharpness", "sharpness") == "sharpness"
 
     def title(self) -> str:
         eta = self.get("eta")
@@ -77,12 +92,16 @@ class Summary(dict):
 
     def rows(self) -> list[tuple[str, str]]:
         """``(label, value)`` pairs in table order."""
-        keys = [k for k in LABELS if k in self] + [k for k in self if k not in LABELS and k not in HIDDEN]
+        hidden = HIDDEN + (EDGE_KEYS if self.plain_gd() else ())
+        keys = [k for k in LABELS if k in self and k not in hidden] + \
+            [k for k in self if k not in LABELS and k not in hidden]
         if "run_time" in self:  # the split replaces the total
             keys = [k for k in keys if k != "wall_time"]
         out = []
         for key in keys:
             label, fmt = LABELS.get(key, (key.replace("_", " "), _generic))
+            if not self.plain_gd():
+                label = EDGE_LABELS.get(key, label)
             value = self[key]
             text = fmt(value) if value is not None or fmt is _step else "n/a"
             if key == "status" and "status_step" in self:

@@ -7,14 +7,15 @@ import click
 from ._output import FIGURE_HELP, parse_window
 
 #: the run figures (eosdyn.plot.common.KINDS; listed here so that --help needs no plotting stack)
-KINDS = ("timeseries", "indicator", "spectrum", "decomposition", "portrait", "compare")
+KINDS = ("timeseries", "indicator", "spectrum", "decomposition", "portrait", "compare", "edge")
 
 
 @click.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path())
 @click.option("--kind", type=click.Choice(KINDS),
               help="Runs: timeseries (Fig. 1), indicator (Fig. 2), spectrum (Fig. 3a), decomposition "
-              "(Fig. 3b), portrait (phase portraits), compare (several runs overlaid). [default: timeseries]")
+              "(Fig. 3b), portrait (phase portraits), compare (several runs overlaid), edge (each run's relevant "
+              "sharpness against its optimizer's edge). [default: timeseries]")
 @click.option("--out", required=True, type=click.Path(), help=f"Figure file: PATH.png, .pdf or .svg {FIGURE_HELP}.")
 @click.option("--window", help="Runs: only steps START:STOP.")
 @click.option("--a-norm", type=click.Choice(["panel", "twin", "off"]),
@@ -22,7 +23,7 @@ KINDS = ("timeseries", "indicator", "spectrum", "decomposition", "portrait", "co
 @click.option("--linear", is_flag=True, help="spectrum: linear instead of log eigenvalue axis.")
 @click.option("--time", "time_axis", is_flag=True,
               help="compare: x axis eta*t (flow time), aligning runs with different eta.")
-@click.option("--label", "labels", multiple=True, help="compare: one label per run, in order.")
+@click.option("--label", "labels", multiple=True, help="compare, edge: one label per run, in order.")
 def plot(runs, kind, out, window, a_norm, linear, time_axis, labels):
     """Draw a figure of saved eosdyn output(s) FILE (.nc or .zarr).
 
@@ -45,9 +46,13 @@ def plot(runs, kind, out, window, a_norm, linear, time_axis, labels):
     if linear:
         _only(kind, "spectrum", "--linear")
         options["log"] = False
-    if time_axis or labels:
-        _only(kind, "compare", "--time/--label")
-        options.update(time=time_axis, labels=labels or None)
+    if time_axis:
+        _only(kind, "compare", "--time")
+        options["time"] = True
+    if labels:
+        if kind not in ("compare", "edge"):
+            raise click.UsageError("--label applies to --kind compare or edge only")
+        options["labels"] = labels
     if any(k != "run" for k in kinds) and (kind or window or options):
         raise click.UsageError(f"--kind, --window and the run options apply to runs; {runs[0]} holds an "
                                f"eosdyn {kinds[0]}, drawn one way")

@@ -103,6 +103,15 @@ OPTIONAL_VARIABLES: dict[str, Var] = {
     "gradS_u_cos": Var(
         ("step",), "1", "|<grad S, u>| / ||grad S||, u the top Hessian eigenvector (delta^2 = sigma^2 / (1 - cos^2)).",
     ),
+    # optimizers beyond plain GD (eosdyn.optim; attrs edge, edge_sharpness)
+    "edge_ratio": Var(("step",), "1", "(relevant sharpness) / edge (attr edge_sharpness names it): above 1 "
+                      "the run is beyond its optimizer's edge of stability (eosdyn.optim)."),
+    "batch_sharpness": Var(("step",), "1", "E_B[g_B^T H_B g_B / ||g_B||^2] over uniform b-subsets B "
+                           "(Andreyev & Beneventano 2024), Monte Carlo over batch_sharpness_samples batches."),
+    "batch_sharpness_step": Var(("step",), "1", "g_B^T H_B g_B / ||g_B||^2 for the batch B used at this step."),
+    "velocity_norm2": Var(("step",), "1", "Squared norm ||v||^2 of the momentum velocity of (A, W)."),
+    "preconditioned_sharpness": Var(("step",), "1", "lambda_max(P^{-1} H): P the optimizer's preconditioner "
+                                    "for the step from this state, H the loss Hessian (Cohen et al. 2022)."),
 }
 
 COORDS = {

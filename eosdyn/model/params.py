@@ -16,11 +16,10 @@ Adding a parameter
 ------------------
 Add one line to :class:`Params`, e.g.::
 
-    momentum: float = param(0.0, "Heavy-ball momentum beta.", lo=0.0, hi=1.0, hi_open=True,
-                            table="optimizer")
+    batch_seed: int = param(0, "Seed of the batch sequence.", lo=0, table="optimizer")
 
-and nothing else: ``eosdyn simulate --momentum 0.9``, ``eosdyn.simulate(momentum=0.9)``,
-``momentum = 0.9`` in an ``[optimizer]`` table of a scenario and ``--set momentum=0.9`` in scans
+and nothing else: ``eosdyn simulate --batch-seed 3``, ``eosdyn.simulate(batch_seed=3)``,
+``batch_seed = 3`` in an ``[optimizer]`` table of a scenario and ``--set batch_seed=3`` in scans
 all work and are validated. A constraint between parameters goes in :meth:`Params._relations`;
 a command that should not offer the option excludes it by name (:mod:`eosdyn.cli._options`).
 A new engine is one entry of :data:`ENGINES` (name and one line of help) plus its class in
@@ -61,7 +60,7 @@ INIT_SAMPLERS = {
 AUTO_MATERIALISE_LIMIT = 50_000_000
 #: scenario tables of parameters (a parameter's ``table`` is where it is documented; any of
 #: these tables accepts any parameter)
-TABLES = ("run", "data", "init", "flow")
+TABLES = ("run", "data", "init", "flow", "optimizer")
 
 
 @dataclass(frozen=True)
@@ -267,6 +266,26 @@ class Params:
                             lo=0.0)
     max_loss: float = param(1e100, "Stop as diverged when the loss or ||A||^2 exceeds this or is not finite.",
                             lo=0.0, lo_open=True)
+    optimizer: str = param("gd", "The update rule (eosdyn.optim): gd; momentum (heavy ball) or nesterov, edge "
+                           "(2+2b)/eta and (2+2b)/((1+2b)eta) (engines reduced, full); rmsprop, adam (engine full), "
+                           "edges 2/eta and (2+2b1)/((1-b1)eta) on lambda_max(P^-1 H).",
+                           choices=("gd", "momentum", "nesterov", "rmsprop", "adam"), table="optimizer")
+    momentum: float | None = param(None, "momentum/nesterov: beta.", kind="float", lo=0.0, hi=1.0, hi_open=True,
+                                   optional=True, table="optimizer", default_text="0.9 (momentum, nesterov)")
+    beta1: float | None = param(None, "adam: first-moment decay.", kind="float", lo=0.0, hi=1.0, hi_open=True,
+                                optional=True, table="optimizer", default_text="0.9 (adam)")
+    beta2: float | None = param(None, "adam, rmsprop: second-moment decay.", kind="float", lo=0.0, hi=1.0,
+                                hi_open=True, optional=True, table="optimizer", default_text="0.999 (adam, rmsprop)")
+    adam_eps: float | None = param(None, "adam, rmsprop: epsilon of the preconditioner.", kind="float", lo=0.0,
+                                   lo_open=True, optional=True, table="optimizer",
+                                   default_text="1e-8 (adam, rmsprop)")
+    bias_correction: bool = param(True, "adam, rmsprop: Kingma & Ba's bias corrections.", table="optimizer")
+    batch_size: int | None = param(None, "Mini-batch SGD with b samples per step, 1 <= b <= n (each epoch a fresh "
+                                   "random permutation; n mod b samples left out per epoch).", kind="int", lo=1,
+                                   optional=True, table="optimizer", default_text="full batch")
+    batch_seed: int = param(0, "Seed of the batch sequence.", lo=0, table="optimizer")
+    batch_sharpness_samples: int = param(32, "Batches averaged per recorded batch_sharpness.", lo=1,
+                                         table="optimizer")
     name: str = param("custom", "A label for the run (a scenario's file name).", table="", cli=False,
                       compare=False)
 
@@ -292,6 +311,9 @@ class Params:
             object.__setattr__(self, key, value)
         if self.engine == "full" and self.init_sampler == "wishart":
             raise ParameterError("init_sampler", "must be 'auto' or 'parameters' for engine full")
+        from ..optim import params as optim_params  # defaults and which engines run each optimizer
+
+        optim_params.check(self)
 
     @property
     def sa(self) -> float:

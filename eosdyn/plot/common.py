@@ -17,7 +17,7 @@ PHASE_LINES = {0: "#7f7f7f", 1: "#2ca02c", 2: "#d62728", 3: "#ff7f0e", 4: "#1f77
 PHASE_NAMES = {1: "I: sharpening", 2: "II: above 2/η, rising", 3: "III: above 2/η, falling",
                4: "IV: below 2/η, falling"}
 FORMATS = (".png", ".pdf", ".svg")
-KINDS = ("timeseries", "indicator", "spectrum", "decomposition", "portrait", "compare")
+KINDS = ("timeseries", "indicator", "spectrum", "decomposition", "portrait", "compare", "edge")
 SHARP, LOSS, ANORM, ANOMALY = "steelblue", "firebrick", "darkgreen", "#ff7f0e"
 DPI = 130
 
@@ -185,6 +185,16 @@ def save(fig, path: Path) -> Path:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def edge_line(ax, ds, **kw):
+    """The run's edge for ``Lambda`` (2/eta for GD; heavy ball's and Nesterov's own edges), else
+    2/eta for reference (SGD, Adam: their edge applies to another sharpness, see plot kind edge)."""
+    a = ds.attrs
+    if a.get("edge_sharpness", "sharpness") != "sharpness" or a.get("optimizer", "gd") == "gd":
+        return eta_line(ax, float(a["eta"]), **kw)
+    label = {"momentum": "(2+2β)/η", "nesterov": "(2+2β)/((1+2β)η)"}.get(a["optimizer"], "edge")
+    ax.axhline(float(a["edge"]), **{"color": "k", "ls": "--", "lw": 1, "label": label, **kw})
 
 
 def eta_line(ax, eta: float, factor: float = 2.0, **kw):

@@ -40,7 +40,7 @@ EDGE_KEYS = {"against", "avg_window"}
 KEYS = {"kind", "window", "caption", "runs", *OPTION_KEYS, *BIFURCATION_KEYS, *EDGE_KEYS}
 #: the plot options each kind accepts
 KIND_OPTIONS = {"timeseries": {"a_norm"}, "spectrum": {"log"}, "portrait": {"max_points"},
-                "compare": {"time", "labels", "runs"}, "bifurcation": BIFURCATION_KEYS,
+                "compare": {"time", "labels", "runs"}, "edge": {"labels", "runs"}, "bifurcation": BIFURCATION_KEYS,
                 "central-flow": EDGE_KEYS}
 EXTRA_KINDS = ("bifurcation", "central-flow")
 
@@ -158,7 +158,7 @@ def draw(spec: FigureSpec, target: Path, cache: RunCache, echo=print) -> bool:
         runs.append(cache.get(run_params))
         labels.extend(given[i + 1:i + 2])  # the label of this run, if one was given
     options = dict(spec.options)
-    if spec.kind == "compare":
+    if spec.kind in ("compare", "edge"):
         options["labels"] = labels if given else None
     plotting.plot_run(runs, target, kind=spec.kind, window=spec.window, **options)
     return True

@@ -10,7 +10,7 @@ from .common import (
     Plot,
     check_path,
     describe,
-    eta_line,
+    edge_line,
     first_cycle_window,
     new_figure,
     phase_handles,
@@ -91,7 +91,7 @@ def _trajectory(plot: Plot, ax, ds: xr.Dataset, var: str, key: str, arrows: int 
     colours = [PHASE_LINES.get(int(k), PHASE_LINES[0]) for k in phase[:-1]]
     ax.add_collection(LineCollection(segs, colors=colours, lw=1.1, rasterized=len(segs) > 5000))
     ax.autoscale_view()
-    eta_line(ax, float(ds.attrs["eta"]), lw=0.9)
+    edge_line(ax, ds, lw=0.9)
     ax.plot(x[:1], y[:1], "o", color="k", ms=5, zorder=6)
     ax.plot(x[-1:], y[-1:], "s", color="k", ms=5, zorder=6)
     ax._eosdyn_path = (x, y, phase, arrows)  # arrows are drawn once the limits are final

@@ -32,6 +32,7 @@ from .common import (
     check_path,
     decimate,
     describe,
+    edge_line,
     eta_line,
     first_cycle_window,
     new_figure,
@@ -81,10 +82,10 @@ def plot_timeseries(ds: xr.Dataset, path, window=None, a_norm: str = "panel") ->
 
 
 def _sharpness_panel(plot: Plot, ax, ds: xr.Dataset, twin_a: bool = False) -> None:
-    eta, steps = float(ds.attrs["eta"]), ds["step"].values
+    steps = ds["step"].values
     plot.draw(ax, "sharpness/Lambda", *decimate(steps, ds["sharpness"].values), color=SHARP, lw=1,
               label="Λ = λmax(M)")
-    eta_line(ax, eta)
+    edge_line(ax, ds)
     ax.set_ylabel("sharpness Λ")
     shade_phases(ax, ds)
     handles = ax.get_legend_handles_labels()[0]
@@ -115,10 +116,9 @@ def _loss_panel(plot: Plot, ax, ds: xr.Dataset) -> None:
 
 
 def _zoom_panel(plot: Plot, ax, sub: xr.Dataset) -> None:
-    eta = float(sub.attrs["eta"])
     plot.draw(ax, "zoom/Lambda", sub["step"].values, sub["sharpness"].values, color=SHARP, lw=1.2,
               marker=".", ms=3, label="Λ")
-    eta_line(ax, eta)
+    edge_line(ax, sub)
     ax.set_ylabel("Λ (first EoS cycle)")
     ax.set_xlabel("GD step t")
     shade_phases(ax, sub)
@@ -171,12 +171,11 @@ def plot_indicator(ds: xr.Dataset, path, window=None) -> Plot:
 
 def _indicator_panel(plot: Plot, ax, ds: xr.Dataset, key: str, legend: bool = True) -> None:
     steps, lam = ds["step"].values, ds["sharpness"].values
-    eta = float(ds.attrs["eta"])
     handles = plot.draw(ax, f"{key}/Lambda", *decimate(steps, lam), color=SHARP, lw=2.2, label="Λ")
     anomaly = ds["anomaly"].values.astype(bool)
     dots = plot.draw(ax, f"{key}/anomaly", steps[anomaly], lam[anomaly], scatter=True, s=9,
                      color=ANOMALY, zorder=5, label=f"anomaly ({int(anomaly.sum())} steps)")
-    eta_line(ax, eta)
+    edge_line(ax, ds)
     ax.set_ylabel("sharpness Λ", color=SHARP)
     ax.set_xlabel("GD step t")
     twin = ax.twinx()
@@ -351,7 +350,7 @@ def plot_run(runs, path, kind: str = "timeseries", window=None, **options) -> Pl
     Parameters
     ----------
     runs : xarray.Dataset or list of them
-        Saved runs (:func:`eosdyn.open_run`); ``compare`` overlays all, the others take one.
+        Saved runs (:func:`eosdyn.open_run`); ``compare`` and ``edge`` take several, the others one.
     path : path-like
         ``.png``, ``.pdf`` or ``.svg``.
     window : (int, int), optional
@@ -367,6 +366,10 @@ def plot_run(runs, path, kind: str = "timeseries", window=None, **options) -> Pl
         raise EosdynError("no run to plot")
     if kind == "compare":
         return plot_compare(runs, path, window=window, **options)
+    if kind == "edge":
+        from .optim import plot_edge
+
+        return plot_edge(runs, path, window=window, **options)
     if len(runs) > 1:
         raise EosdynError(f"plot kind {kind!r} takes one run, got {len(runs)} (kind 'compare' overlays several)")
     return SINGLE[kind](runs[0], path, window=window, **options)

@@ -33,6 +33,10 @@ __all__ = ["CHECKS", "GD_STEP", "CheckOptions", "Context", "Report", "Row", "con
 def run_checks(ds: xr.Dataset, options: CheckOptions | None = None, progress=None) -> Report:
     """Check every statement of :data:`CHECKS` on the run ``ds``; see the module docstring."""
     opts = options or CheckOptions()
+    from ...optim import check as optim_check  # other optimizers: their edge, the paper's rows n/a
+
+    if optim_check.applies(ds):
+        return optim_check.report(ds, opts, CHECKS)
     c = context(ds, opts, progress=progress)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN slices of diverged runs

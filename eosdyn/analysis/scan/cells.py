@@ -16,7 +16,8 @@ from .grid import ScanSpec
 
 #: fields that never change the data (everything else is part of a cell's data key)
 NOT_DATA = ("m", "eta", "steps", "engine", "init_scale", "sigma_a", "sigma_w", "init_sampler",
-            "init", "record_every", "loss_tol", "max_loss", "name")
+            "init", "record_every", "loss_tol", "max_loss", "name", "optimizer", "momentum", "beta1", "beta2",
+            "adam_eps", "bias_correction", "batch_size", "batch_seed", "batch_sharpness_samples")
 
 
 def _data_key(p: Params) -> str:
@@ -85,6 +86,10 @@ def cell_inputs(params: list[Params]) -> dict:
 def run_batch(spec: ScanSpec, params: list[Params], parallel: bool = False,
               chain: bool = False) -> dict:
     """Run the cells ``params`` in one numba call; flat per-cell result arrays."""
+    from ...optim import scan as optim_scan  # momentum, Nesterov, mini-batch cells
+
+    if optim_scan.needs_optim_cells(spec.base) or any(optim_scan.needs_optim_cells(p) for p in params):
+        return optim_scan.run_batch(spec, params, parallel=parallel, chain=chain)
     x = cell_inputs(params)
     C, R = x["s"].shape
     o = spec.options
@@ -106,21 +111,22 @@ def run_batch(spec: ScanSpec, params: list[Params], parallel: bool = False,
     return res
 
 
-def classify(fsum: np.ndarray, isum: np.ndarray, lazy_tol: float) -> np.ndarray:
+def classify(fsum: np.ndarray, isum: np.ndarray, lazy_tol: float, eta_edge=2.0) -> np.ndarray:
     """The phase of each cell (codes index :data:`PHASES`), in order of precedence:
 
     ``divergent`` (status diverged); ``catapult`` (started beyond the edge, ``eta Lambda_0 > 2``,
     and did not diverge: the loss spikes and the sharpness falls below 2/eta, Lewkowycz et
     al.); ``eos`` (reached ``Lambda > 2/eta`` later, after sharpening); ``lazy`` (never reached
     the edge and ``|Lambda_final / Lambda_0 - 1| <= lazy_tol``: the kernel barely moved);
-    ``sharpening`` (never reached the edge, the sharpness changed by more).
+    ``sharpening`` (never reached the edge, the sharpness changed by more). ``eta_edge``: the edge
+    in units of ``eta Lambda`` (2 for GD; per cell for other optimizers, :mod:`eosdyn.optim.scan`).
     """
     init, final = fsum[:, B.F_INIT_ES], fsum[:, B.F_FINAL_ES]
     with np.errstate(invalid="ignore", divide="ignore"):
         lazy = np.abs(final / init - 1.0) <= lazy_tol
     phase = np.where(lazy, 0, 1)
     phase = np.where(isum[:, B.I_FIRST_CROSS] >= 0, 3, phase)
-    phase = np.where(init > 2.0, 2, phase)
+    phase = np.where(init > eta_edge, 2, phase)
     phase = np.where(isum[:, B.I_STATUS] == L.DIVERGED, 4, phase)
     return phase.astype(np.int8)
 

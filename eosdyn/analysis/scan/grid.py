@@ -16,8 +16,8 @@ from ...model.params import Params, make_params
 
 #: parameters a scan axis may vary
 SCANNABLE = ("eta", "m", "seed", "init_scale", "sigma_a", "sigma_w", "lambda_max", "lambda_min",
-             "n", "rank", "d", "label_fraction")
-INTEGER = ("m", "seed", "n", "rank", "d")
+             "n", "rank", "d", "label_fraction", "momentum", "batch_size", "batch_seed")
+INTEGER = ("m", "seed", "n", "rank", "d", "batch_size", "batch_seed")
 #: the phase of a cell (``phase`` variable), see :func:`classify`
 PHASES = ("lazy", "sharpening", "catapult", "eos", "divergent")
 NOT_RUN = -1

@@ -1,0 +1,173 @@
+"""Scan cells of the exact heavy-ball / Nesterov / mini-batch map (:mod:`.momentum_numba`).
+
+The counterpart of :func:`eosdyn.kernels.batch_numba.run_cell` for runs that are not full-batch
+GD: the same summaries (``F_*``, ``I_*``), trajectories and orbits (``O_*``), with the edge test
+``Lambda > sigma`` at the optimizer's edge ``sigma`` (``2/eta`` for SGD, ``(2 + 2 beta)/eta``
+for heavy ball, ...) by the same inertia test; the observable ``eta_sharpness`` stays
+``eta Lambda``. No tangent is propagated: ``F_LYAP`` is NaN (Lyapunov exponents are computed for
+full-batch GD only). For mini-batch cells the edge test reads the full-batch sharpness.
+"""
+
+import math
+
+import numpy as np
+from numba import prange
+
+from . import layout as L
+from ._numba import jit
+from .batch_numba import (
+    F_FINAL_ES,
+    F_FINAL_LOSS,
+    F_INIT_ES,
+    F_LYAP,
+    F_MAX_LOSS,
+    F_TAIL_MAX,
+    F_TAIL_MIN,
+    I_FIRST_CROSS,
+    I_NCYCLES,
+    I_RESETS,
+    I_STATUS,
+    I_STATUS_STEP,
+    NOBS,
+    O_ES,
+    O_LOSS,
+    _observe,
+    above_edge,
+)
+from .momentum_numba import M_G, NSCR, S_A, V_U, step
+from .sgd_numba import batch_start
+
+
+@jit
+def run_cell(s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, sc, vv, MM, steps, every,
+             sharp_every, tail_start, orbit_start, loss_tol, max_loss, traj, orbit, fsum, isum):
+    """Run one cell over steps ``0..steps`` from the state ``(sc, vv, MM)`` (advanced in place:
+    it holds the last state processed on return). ``bsz = 0``: full batch; ``V`` (>= n rows) and
+    ``yperp`` are read for mini-batches only."""
+    r = s.shape[0]
+    nn = int(n)
+    tmp = np.zeros((NSCR, r))
+    K = np.zeros((r, r))
+    work = np.zeros((r, r))
+    piv = np.zeros(r, dtype=np.int64)
+    e = np.zeros(r)
+    ev = np.zeros(r)
+    v = np.zeros(r)
+    v[0] = 1.0
+    obs = np.zeros(NOBS)
+    perm = np.arange(nn)
+    epoch = np.array([-1])
+    full = bsz == 0
+    N = n if full else float(bsz)
+    nrec = traj.shape[0]
+    korb = orbit.shape[0]
+    maxl = -math.inf
+    tail_min = math.inf
+    tail_max = -math.inf
+    first = -1
+    ncyc = 0
+    prev_above = False
+    fsum[F_LYAP] = np.nan
+    code = -1
+    t = 0
+    u = vv[V_U]
+    G = MM[M_G]
+    while True:
+        ex = 0.0
+        for i in range(r):
+            dl = s[i] * u[i] - z[i]
+            ex += dl * dl
+        loss = (ex + y_perp2) / n
+        a = sc[S_A]
+        ok = loss < max_loss and math.isfinite(a) and abs(a) < max_loss
+        if loss > maxl or loss != loss:
+            maxl = loss
+        if not ok:
+            code = L.DIVERGED
+        elif ex / n <= loss_tol:
+            code = L.CONVERGED
+        elif t == steps:
+            code = L.MAX_STEPS
+        if ok and (t % sharp_every == 0 or code >= 0):
+            above = above_edge(a, G, s, n, m, sigma, work)
+            if above and not prev_above:
+                ncyc += 1
+                if first < 0:
+                    first = t
+            prev_above = above
+        rec = nrec > 0 and t % every == 0 and t // every < nrec
+        if t == 0 or rec or t >= tail_start or t >= orbit_start or code >= 0:
+            _observe(sc, u, G, s, z, y_perp2, n, m, eta, K, v, work, piv, e, ev, obs)
+            es = obs[O_ES]
+            if t == 0:
+                fsum[F_INIT_ES] = es
+            if rec:
+                for k in range(NOBS):
+                    traj[t // every, k] = obs[k]
+            if t >= orbit_start and t - orbit_start < korb:
+                for k in range(NOBS):
+                    orbit[t - orbit_start, k] = obs[k]
+            if t >= tail_start and code != L.DIVERGED:
+                tail_min = min(tail_min, es)
+                tail_max = max(tail_max, es)
+        if code >= 0:
+            break
+        start = 0 if full else batch_start(t, seed, bsz, perm, epoch)
+        step(sc, vv, MM, s, z, V, yperp, perm, start, N, full, m, eta, beta, gamma, tmp)
+        t += 1
+    if code == L.CONVERGED and t < tail_start:
+        tail_min = obs[O_ES]
+        tail_max = obs[O_ES]
+    if not (tail_min <= tail_max):
+        tail_min = np.nan
+        tail_max = np.nan
+    fsum[F_FINAL_ES] = obs[O_ES]
+    fsum[F_MAX_LOSS] = maxl
+    fsum[F_FINAL_LOSS] = obs[O_LOSS]
+    fsum[F_TAIL_MIN] = tail_min
+    fsum[F_TAIL_MAX] = tail_max
+    isum[I_STATUS] = code
+    isum[I_STATUS_STEP] = t
+    isum[I_FIRST_CROSS] = first
+    isum[I_NCYCLES] = ncyc
+    isum[I_RESETS] = 0
+
+
+@jit
+def _cell(c, s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, sc, vv, MM, steps, every,
+          sharp_every, tail_start, orbit_start, loss_tol, max_loss, traj, orbit, fsum, isum):
+    run_cell(s[c], z[c], V[c], yperp[c], y_perp2[c], n[c], m[c], eta[c], beta[c], gamma[c], bsz[c], seed[c],
+             sigma[c], sc[c], vv[c], MM[c], steps, every, sharp_every, tail_start, orbit_start, loss_tol[c],
+             max_loss[c], traj[c], orbit[c], fsum[c], isum[c])
+
+
+@jit
+def run_cells(s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, sc, vv, MM, steps, every,
+              sharp_every, tail_start, orbit_start, loss_tol, max_loss, traj, orbit, fsum, isum):
+    """:func:`run_cell` for each cell (leading axis of every per-cell array), serially."""
+    for c in range(s.shape[0]):
+        _cell(c, s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, sc, vv, MM, steps, every,
+              sharp_every, tail_start, orbit_start, loss_tol, max_loss, traj, orbit, fsum, isum)
+
+
+@jit(parallel=True)
+def run_cells_parallel(s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, sc, vv, MM, steps,
+                       every, sharp_every, tail_start, orbit_start, loss_tol, max_loss, traj, orbit, fsum, isum):
+    """:func:`run_cells` with a ``prange`` over cells (identical results)."""
+    for c in prange(s.shape[0]):
+        _cell(c, s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, sc, vv, MM, steps, every,
+              sharp_every, tail_start, orbit_start, loss_tol, max_loss, traj, orbit, fsum, isum)
+
+
+@jit
+def run_chain(s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, sc, vv, MM, steps, every,
+              sharp_every, tail_start, orbit_start, loss_tol, max_loss, traj, orbit, fsum, isum):
+    """Continuation: cell ``c + 1`` starts from cell ``c``'s final state (velocity included;
+    from its own initial state after a divergence, and for ``c = 0``)."""
+    for c in range(s.shape[0]):
+        if c > 0 and isum[c - 1, I_STATUS] != L.DIVERGED:
+            sc[c] = sc[c - 1]
+            vv[c] = vv[c - 1]
+            MM[c] = MM[c - 1]
+        _cell(c, s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, sc, vv, MM, steps, every,
+              sharp_every, tail_start, orbit_start, loss_tol, max_loss, traj, orbit, fsum, isum)
