@@ -43,6 +43,7 @@ PACKAGES = {
     "analysis": "eosdyn.analysis: checks, comparisons, scans, orbit diagrams",
     "plot": "eosdyn.plot: figures",
     "io": "eosdyn.io: schema and files",
+    "optim": "eosdyn.optim: optimizers beyond GD and their edges",
     "explore": "eosdyn.explore: the interactive explorer",
 }
 #: top-level modules documented on the "core" page
