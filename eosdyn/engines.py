@@ -138,3 +138,7 @@ METHODS: dict[str, type] = {
 from .flow import FlowEngine  # noqa: E402  (flow.py needs nothing from this module)
 
 METHODS["flow"] = FlowEngine
+
+from .nets.engine import NetworkEngine  # noqa: E402  (imports JAX only when an engine is built)
+
+METHODS["network"] = NetworkEngine

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from .datasets import OPTIONS as DATA_OPTIONS
 from .datasets import check_options
 from .errors import ParameterError
+from .nets.spec import check as check_model
 
-ENGINES = ("reduced", "first-order", "full", "flow")
+ENGINES = ("reduced", "first-order", "full", "flow", "network")
 #: ``scipy.integrate`` solvers the ``flow`` engine can use
 FLOW_METHODS = ("RK45", "DOP853", "Radau", "LSODA")
 INIT_SAMPLERS = ("auto", "parameters", "wishart")
@@ -38,7 +39,16 @@ class Params:
         Number of GD steps, ``>= 1``.
     engine : str
         One of ``reduced`` (exact, m-independent, default), ``first-order``, ``full``,
-        ``flow`` (the gradient flow, integrated by ``scipy.integrate``; time in units of eta).
+        ``flow`` (the gradient flow, integrated by ``scipy.integrate``; time in units of eta),
+        ``network`` (JAX: any ``model``, :mod:`eosdyn.nets`).
+    model : str
+        ``linear2`` (the paper's two-layer linear network, every engine), or for engine
+        ``network``: ``deep-linear:L``, ``mlp:ACT:L``, ``cnn[:ACT[:L]]``, ``resnet18``
+        (:mod:`eosdyn.nets.models`).
+    parameterization : str
+        ``ntk`` (default; ``f = A^T W x / sqrt(m)`` for linear2) or ``standard`` (network only).
+    save_init : str, optional
+        Write the initial weights to this ``.npz`` (``A``, ``W1 .. WK``).
     method, rtol, atol : flow engine
         ``scipy.integrate`` solver (``Radau`` (default: the flow is stiff when X^T X's spectrum
         is spread, as in the default data), ``LSODA``, ``DOP853``, ``RK45``) and its relative /
@@ -82,6 +92,8 @@ class Params:
     eta: float = 0.01
     steps: int = 100_000
     engine: str = "reduced"
+    model: str = "linear2"
+    parameterization: str = "ntk"
     method: str = "Radau"
     rtol: float = 1e-10
     atol: float = 1e-12
@@ -101,6 +113,7 @@ class Params:
     init_sampler: str = "auto"
     data: str | None = None
     init: str | None = None
+    save_init: str | None = None
     record_every: int | None = None
     loss_tol: float = 1e-14
     max_loss: float = 1e100
@@ -116,6 +129,7 @@ class Params:
         _num(self, "eta", 0.0, strict=True)
         _int(self, "steps", 1)
         _choice(self, "engine", ENGINES)
+        object.__setattr__(self, "model", check_model(self.model, self.engine, self.parameterization, self.m))
         _choice(self, "method", FLOW_METHODS)
         _num(self, "rtol", 2.3e-14, hi=1.0)  # scipy would silently raise it to 100 eps
         _num(self, "atol", 0.0)
@@ -194,7 +208,7 @@ def make_params(**kwargs) -> Params:
                 kwargs[key] = tuple(float(v) for v in kwargs[key])
             except (TypeError, ValueError):
                 raise ParameterError(key, "must be a list of numbers") from None
-    for key in ("data", "init"):
+    for key in ("data", "init", "save_init"):
         if kwargs.get(key) is not None:
             kwargs[key] = str(kwargs[key])
     return Params(**kwargs)

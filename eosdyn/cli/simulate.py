@@ -35,12 +35,19 @@ def _floats(value, name):
 @click.option("--eta", type=float, help="Learning rate eta (> 0). [default: 0.01]")
 @click.option("--steps", type=int, help="Number of GD steps (>= 1). [default: 100000]")
 @click.option(
-    "--engine", type=click.Choice(["reduced", "first-order", "full", "flow"]),
+    "--engine", type=click.Choice(["reduced", "first-order", "full", "flow", "network"]),
     help="reduced: exact GD on m-independent statistics, O(r^2)/step (default, fastest); "
     "first-order: the paper's Assumption 3.2 map (eta^2 terms dropped); "
     "full: exact GD on the parameters A, W, O(m d)/step; "
-    "flow: the gradient flow (scipy.integrate), sampled at flow time t*eta for step t.",
+    "flow: the gradient flow (scipy.integrate), sampled at flow time t*eta for step t; "
+    "network: any --model, in JAX (pip install \"eosdyn[nets]\").",
 )
+@click.option("--model", help="Network: linear2 (default, every engine), or with --engine network "
+              "deep-linear:L, mlp:ACT:L (ACT: tanh, relu, gelu, softplus, elu, linear), cnn[:ACT[:L]], "
+              "resnet18. [default: linear2]")
+@click.option("--parameterization", type=click.Choice(["ntk", "standard"]),
+              help="ntk: 1/sqrt(fan-in) multipliers after the first layer (f = A^T W x/sqrt(m) for "
+              "linear2); standard: none, init std scaled instead (engine network). [default: ntk]")
 @click.option("--method", type=click.Choice(["RK45", "DOP853", "Radau", "LSODA"]),
               help="Flow engine: scipy.integrate solver; the implicit Radau/LSODA get the exact "
               "Jacobian and suit stiff data (spread spectrum of X^T X). [default: Radau]")
@@ -71,7 +78,9 @@ def _floats(value, name):
               "real dataset: digits, cifar10:PATH, mnist:PATH (nothing is downloaded).")
 @data_options
 @click.option("--init", "init", type=click.Path(dir_okay=False),
-              help=".npz with initial A (m,) and W (m, d).")
+              help=".npz with initial A (m,) and W (m, d); for --engine network A and W1 .. WK.")
+@click.option("--save-init", type=click.Path(dir_okay=False),
+              help="Write the initial weights the run used to this .npz (A, W1 .. WK).")
 @click.option("--scenario", type=click.Path(dir_okay=False),
               help="TOML scenario file; options given here override its values.")
 @click.option("--record-every", type=int,
@@ -83,7 +92,7 @@ def _floats(value, name):
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def simulate(scenario, out, plot, window, as_json, quiet, **options):
-    """Run GD on the two-layer linear network and print a summary.
+    """Run GD on the two-layer linear network (or, with --engine network, any --model) and print a summary.
 
     With no options this runs the default scenario: progressive sharpening up to 2/eta,
     then the edge of stability (phases I-IV recurring), at m = 4096, eta = 0.01.
