@@ -131,7 +131,8 @@ class NetworkEngine:
             model=str(m.spec), parameterization=m.parameterization,
             n_params=m.n_params(), input_shape=list(m.input_shape),
             spectra_method=f"{self.diag.method} + certified Lanczos (eosdyn.nets.spectra)",
-            eigenvalues_certified=int(self.diag.certified), jax_version=jax.__version__,
+            eigen_uncertified=self.diag.uncertified, eigen_max_rel_residual=self.diag.max_rel_residual,
+            jax_version=jax.__version__,
             device=self.device, loss_star=self.lstar,
         )
         if not m.spec.bilinear_two_layer:
