@@ -548,6 +548,12 @@ CHECKS = (assumption_3_1, assumption_3_3, assumption_3_5_iii, assumption_3_7, as
 def run_checks(ds: xr.Dataset, options: CheckOptions | None = None, progress=None) -> Report:
     """Check every statement of :data:`CHECKS` on the run ``ds``; see the module docstring."""
     opts = options or CheckOptions()
+    from .nets.check import is_network_run
+
+    if is_network_run(ds):  # no two-layer replay: checked on its own series (eosdyn.nets.check)
+        from .nets.check import run_checks as run_network_checks
+
+        return run_network_checks(ds, opts)
     c = context(ds, opts, progress=progress)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN slices of diverged runs

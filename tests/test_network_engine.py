@@ -224,3 +224,29 @@ def test_cli_network_run(tmp_path):
                       (["--engine", "network", "--model", "mlp:tan:2"], "activation must be one of")]:
         r = CliRunner().invoke(main, ["simulate", "--steps", "2", "--m", "8", "--quiet", *args])
         assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output
+
+
+def test_check_and_plots_on_a_network_run(tmp_path):
+    """eosdyn check tests Section 3's statements on the run's own series; plots draw it."""
+    from eosdyn.check import run_checks
+    from eosdyn.plotting import plot_run
+
+    ds = eosdyn.simulate(engine="network", model="mlp:tanh:2", data="digits", subset=60, m=8, eta=3.0,
+                         init_scale=0.7, steps=40, hessian=True)
+    rep = run_checks(ds)
+    rows = {r.key: r for r in rep.rows}
+    valid = ds["phase"].values > 0
+    same = 1 - (ds["anomaly"].values & valid).sum() / valid.sum()
+    assert rows["section_3_2"].values["same_direction_fraction"] == pytest.approx(same, rel=1e-15)
+    ratio = ds["sharpness_MA"].values / ds["sharpness"].values
+    assert rows["figure_3a"].values["median_ratio"] == pytest.approx(np.median(ratio), rel=1e-15)
+    for key in ("assumption_3_3", "assumption_3_5_iii", "lemma_3_2", "lemma_3_5", "theorem_1"):
+        assert rows[key].holds is None and rows[key].measured.startswith("n/a: ")
+    for key in ("assumption_3_7", "proposition_3_1", "section_3_4", "theorem_2_2", "appendix_f"):
+        assert key in rows and rows[key].source == "run"
+    assert rows["appendix_f"].holds is not None           # sharpness_hessian was recorded
+    h = ds["sharpness_hessian"].values
+    assert np.all(np.isfinite(h)) and rep.run["engine"] == "network mlp:tanh:2"
+    for kind in ("indicator", "spectrum", "timeseries"):
+        plot_run([ds], tmp_path / f"{kind}.png", kind=kind)
+        assert (tmp_path / f"{kind}.png").stat().st_size > 10_000
