@@ -101,9 +101,9 @@ CASES = [  # (model, input shape, m, n, method): every kind, both eigen paths
     ("mlp:tanh:2", (6,), 5, 9, "gram"),
     ("mlp:relu:2", (6,), 5, 230, "gram"),          # n > 200: certified Lanczos on the n x n Gram
     ("mlp:elu:1", (6,), 4, 230, "operator"),       # n > 200: Lanczos on matrix-free products
-    ("mlp:softplus:2", (6,), 4, 9, "operator"),     # small n: M from n products
-    ("cnn:tanh:2", (6, 6, 2), 3, 7, "operator"),
-    ("resnet18", (4, 4, 1), 8, 5, "operator"),
+    ("mlp:softplus:2", (6,), 4, 9, "operator"),     # small n: Lanczos on all of R^n
+    ("cnn:tanh:2", (6, 6, 2), 3, 7, "jacobian"),   # small models: per-sample gradients
+    ("resnet18", (4, 4, 1), 8, 5, "jacobian"),
 ]
 
 

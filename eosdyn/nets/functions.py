@@ -18,6 +18,8 @@ with ``H_0 H_0^T = X^T X`` fixed. All ``Delta_l`` come from ONE backward pass of
 with respect to pre-activation taps (``f(x_i)`` depends on sample i only). Cost
 ``O(n m d + L n^2 m)`` per state, no Jacobian: :func:`make` ``gram``.
 
+*Per-sample gradients* (small models of any kind): ``J`` row by row, ``vmap`` of ``grad f(x_i)``.
+
 *Matrix-free products* (any model): ``M v = (2/n) J (J^T v)`` by one VJP and one JVP;
 ``M_W v`` the same with the output-layer part of ``J^T v`` zeroed; Hessian-vector products
 ``grad^2 L u`` by forward-over-reverse differentiation (Pearlmutter), flat vectors of length p.
@@ -67,10 +69,15 @@ def make(model):
         u = dict(u, A=u["A"] * (1.0 - w_only))
         return (2.0 / n) * jax.jvp(lambda p: outputs(p, x), (params,), (u,))[1]
 
-    def ntk_dense(params, x, w_only):
-        """The n x n matrix ``M`` (or ``M_W``) column by column from ``n`` products (small n)."""
-        eye = jnp.eye(x.shape[0], dtype=x.dtype)
-        return jax.vmap(lambda e: ntk_mv(params, x, e, w_only))(eye)
+    def jac_gram(params, x, XtX):
+        """``(F, M_A, M_W, M)`` from per-sample gradients (the dense n x p Jacobian; small models)."""
+        n = x.shape[0]
+        F = outputs(params, x)
+        J = jax.vmap(jax.grad(lambda p, xi: model.apply(p, xi[None])[0]), in_axes=(None, 0))(params, x)
+        blocks = {k: v.reshape(n, -1) for k, v in J.items()}
+        MA = (2.0 / n) * blocks["A"] @ blocks["A"].T
+        MW = sum((2.0 / n) * b @ b.T for k, b in blocks.items() if k != "A")
+        return F, MA, MW, MA + MW
 
     def features(params, x):
         return model.features(params, x)[0]
@@ -84,7 +91,7 @@ def make(model):
 
     return SimpleNamespace(
         outputs=jax.jit(outputs), loss=jax.jit(loss), value_and_grad=jax.jit(jax.value_and_grad(loss)),
-        gram=jax.jit(gram), ntk_mv=jax.jit(ntk_mv), ntk_dense=jax.jit(ntk_dense), features=jax.jit(features),
+        gram=jax.jit(gram), ntk_mv=jax.jit(ntk_mv), jac_gram=jax.jit(jac_gram), features=jax.jit(features),
         hvp=jax.jit(hvp),
         raw=SimpleNamespace(outputs=outputs, loss=loss),
     )

@@ -16,10 +16,16 @@ For a state ``theta`` (``F``, ``D = F - Y``; matrices of :mod:`eosdyn.nets.funct
 * ``sharpness_hessian`` (``hessian=True``): ``lambda_max(grad^2 L)`` by Lanczos on exact
   Hessian-vector products (the definition of Cohen et al.).
 
-Methods: dense-layer models with ``n <= GRAM_MAX_N`` build ``M_A`` and ``M_W`` by the structured
-formula (no Jacobian, :func:`eosdyn.nets.functions.make`), and take eigenvalues by LAPACK
-(``n <= DENSE_EIGH_N``) or certified Lanczos on the n x n matrices; other models (conv nets, or
-large n) run certified Lanczos on matrix-free ``M v`` products (one VJP + one JVP each).
+Methods (``method``):
+
+* ``gram``: dense-layer models with ``n <= GRAM_MAX_N`` build ``M_A`` and ``M_W`` by the
+  structured formula (no Jacobian, :func:`eosdyn.nets.functions.make`);
+* ``jacobian``: other small models (``n <= GRAM_MAX_N``, ``n p <= JACOBIAN_MAX``) form them from
+  per-sample gradients (the n x p Jacobian, one batched backward pass);
+* ``operator``: anything larger runs certified Lanczos on matrix-free ``M v`` products (one VJP
+  and one JVP each) -- no Jacobian, no n x n matrix beyond ``M_A``'s features.
+
+Dense n x n matrices get their eigenvalues by LAPACK (``n <= DENSE_EIGH_N``) or certified Lanczos.
 Every eigenvalue is warm-started from the previous state's eigenvectors and certified by its
 residual to ``RTOL_RES`` of ``||M||`` (rigorous), its error estimated ~``RTOL``
 (:mod:`eosdyn.nets.lanczos`). The run's attributes report the largest residual bound met
@@ -36,6 +42,8 @@ from .lanczos import orient, top_eigs, top_eigs_dense
 
 #: structured (dense n x n) Gram up to this many samples; matrix-free beyond
 GRAM_MAX_N = 4096
+#: per-sample gradients (a dense n x p Jacobian) for other models while n p is at most this
+JACOBIAN_MAX = 20_000_000
 #: LAPACK eigh for dense matrices up to this size; certified Lanczos beyond
 DENSE_EIGH_N = 200
 #: Lanczos tolerances relative to lambda_max: error estimate, rigorous residual bound
@@ -68,12 +76,14 @@ class Diagnostics:
         self.n = int(Y.shape[0])
         self.eta = float(eta)
         if method == "auto":
-            method = "gram" if model.spec.dense and self.n <= GRAM_MAX_N else "operator"
+            small = self.n <= GRAM_MAX_N
+            method = ("gram" if model.spec.dense and small else
+                      "jacobian" if small and self.n * model.n_params() <= JACOBIAN_MAX else "operator")
         if method == "gram" and not model.spec.dense:
             raise ValueError("the structured Gram needs a dense-layer model")
         self.method = method
         xf = x.reshape(self.n, -1)
-        self.XtX = xf @ xf.T if method == "gram" else None
+        self.XtX = xf @ xf.T if method in ("gram", "jacobian") else None
         self.xf_np = np.asarray(xf)
         self.rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EC7]))
         self.v1 = np.asarray(v_data, dtype=float).copy()
@@ -138,10 +148,11 @@ class Diagnostics:
 
     def _matrices(self, params) -> dict:
         """``F`` and what the eigen-solves need: dense matrices (gram) or the params (operator)."""
-        if self.method == "gram":
+        if self.method in ("gram", "jacobian"):
             import jax
 
-            F, MA, MW, M = jax.device_get(self.fns.gram(params, self.x, self.XtX))
+            fn = self.fns.gram if self.method == "gram" else self.fns.jac_gram
+            F, MA, MW, M = jax.device_get(fn(params, self.x, self.XtX))
             return {"F": F, "MA": MA, "MW": MW, "M": M, "params": params}
         F = self.fns.outputs(params, self.x)
         H = np.asarray(self.fns.features(params, self.x)) * self.model.c_out
@@ -189,14 +200,7 @@ class Diagnostics:
             return (lambda v: (2.0 / n) * (H @ (H.T @ v))), None
         params, jnp = mats["params"], self._jnp
         w_only = 1.0 if key == "MW" else 0.0
-        if n <= DENSE_EIGH_N:  # small n: the n x n matrix from n products (exact)
-            B = self._dense_from_products(params, w_only)
-            return (lambda v: B @ v), B
         return (lambda v: np.asarray(self.fns.ntk_mv(params, self.x, jnp.asarray(v), w_only))), None
-
-    def _dense_from_products(self, params, w_only):
-        B = np.asarray(self.fns.ntk_dense(params, self.x, w_only))
-        return (B + B.T) * 0.5
 
 
 def _finite(mats) -> bool:
