@@ -196,9 +196,9 @@ class ScanSpec:
         names = [a.name for a in self.axes]
         if len(set(names)) != len(names):
             raise EosdynError(f"a parameter is scanned twice: {names}")
-        if self.base.engine not in ("reduced", "first-order"):
-            raise ParameterError("engine", "must be reduced or first-order in scans and diagrams "
-                                 f"(the exact map and its first-order truncation); got {self.base.engine!r}")
+        if self.base.engine not in ("reduced", "first-order", "network"):
+            raise ParameterError("engine", "must be reduced, first-order or network in scans and diagrams "
+                                 f"(the exact map, its first-order truncation, any model); got {self.base.engine!r}")
         self.options.check(self.base.steps)
 
     @property
@@ -360,6 +360,10 @@ def cell_inputs(params: list[Params]) -> dict:
 def run_batch(spec: ScanSpec, params: list[Params], parallel: bool = False,
               chain: bool = False) -> dict:
     """Run the cells ``params`` in one numba call; flat per-cell result arrays."""
+    if spec.base.engine == "network":  # cells batched by jax.vmap (eosdyn.nets.scan)
+        from .nets.scan import run_batch as run_network_batch
+
+        return run_network_batch(spec, params, chain=chain)
     x = cell_inputs(params)
     C, R = x["s"].shape
     o = spec.options

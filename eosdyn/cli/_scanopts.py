@@ -10,8 +10,11 @@ BASE_OPTIONS = [
     click.option("--m", type=int, help="Width of the hidden layer. [default: 4096]"),
     click.option("--eta", type=float, help="Learning rate. [default: 0.01]"),
     click.option("--steps", type=int, help="GD steps per cell. [default: 100000]"),
-    click.option("--engine", type=click.Choice(["reduced", "first-order"]),
-                 help="reduced: exact GD (default); first-order: the eta^2 terms dropped."),
+    click.option("--engine", type=click.Choice(["reduced", "first-order", "network"]),
+                 help="reduced: exact GD (default); first-order: the eta^2 terms dropped; network: any "
+                 "--model, cells batched by jax.vmap."),
+    click.option("--model", help="With --engine network: deep-linear:L, mlp:ACT:L, cnn, resnet18, linear2."),
+    click.option("--parameterization", type=click.Choice(["ntk", "standard"]), help="With --engine network."),
     click.option("--seed", type=int, help="Seed of the initialisation and synthetic data."),
     click.option("--n", type=int, help="Synthetic data: samples."),
     click.option("--rank", type=int, help="Synthetic data: rank of X^T X."),
