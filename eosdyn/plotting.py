@@ -159,9 +159,8 @@ def describe(ds: xr.Dataset) -> str:
 
 
 def network_name(ds: xr.Dataset) -> str:
-    """``a two-layer linear network``, or the run's model (engine network)."""
-    model = ds.attrs.get("model", "linear2")
-    return "a two-layer linear network" if model == "linear2" else f"the network {model}"
+    """`` on a two-layer linear network`` for linear2 runs (other models are named by :func:`describe`)."""
+    return " on a two-layer linear network" if ds.attrs.get("model", "linear2") == "linear2" else ""
 
 
 def check_path(path, option: str = "figure") -> Path:
@@ -262,7 +261,7 @@ def _sharpness_panel(plot: Plot, ax, ds: xr.Dataset, twin_a: bool = False) -> No
                              color=ANORM, lw=1, label="‖A‖² (right axis)")
         twin.set_ylabel("‖A‖²", color=ANORM)
     ax.legend(handles=handles + phase_handles(), loc="best", fontsize=8, ncol=2, framealpha=0.9)
-    ax.set_title(f"GD on {network_name(ds)}: {describe(ds)}", fontsize=10)
+    ax.set_title(f"GD{network_name(ds)}: {describe(ds)}", fontsize=10)
 
 
 def _loss_panel(plot: Plot, ax, ds: xr.Dataset) -> None:
