@@ -88,6 +88,10 @@ def build_problem(params: Params, X=None, Y=None, A=None, W=None) -> Problem:
             lambda_min=params.lambda_min, eigenvalues=params.eigenvalues, z=params.z,
             label_fraction=params.label_fraction, d=params.d, seed=params.seed,
         )
+    if params.engine == "network":  # any model: eosdyn.nets builds the problem
+        from .nets.problem import build
+
+        return build(params, data, A=A, W=W)
     if A is None and params.init is not None:
         A, W = init_mod.load_parameters(params.init, data.d)
     if A is not None:
@@ -104,6 +108,8 @@ def build_problem(params: Params, X=None, Y=None, A=None, W=None) -> Problem:
     if A is None and materialise:
         check_memory(params, data.d, data.rank)
         A, W = init_mod.gaussian_parameters(params.m, data.d, params.sa, params.sw, params.seed)
+    if params.save_init is not None:
+        init_mod.save_parameters(params.save_init, A, W)
     if A is not None:
         stats = init_mod.statistics_from_parameters(A, W, data.U)
     else:
@@ -121,7 +127,7 @@ def run_problem(pb: Problem, progress: bool = False, wrap=None) -> xr.Dataset:
     engine = engine_class(p)(pb)
     if wrap is not None:
         engine = wrap(engine)
-    if p.hessian:  # drives the engine row by row and adds ``sharpness_hessian``
+    if p.hessian and not getattr(engine, "records_hessian", False):  # row by row, adds sharpness_hessian
         from .analysis.hessian import HessianRecorder
 
         engine = HessianRecorder(engine)

@@ -53,7 +53,7 @@ def test_help_shows_every_parameter_with_its_default(command):
 def test_scan_and_bifurcation_offer_only_their_engines():
     for command in ("scan", "bifurcation"):
         text = cli(command, "--help").output
-        assert "[reduced|first-order]" in text and "[default: 4096]" in text
+        assert "[reduced|first-order|network]" in text and "[default: 4096]" in text
 
 
 def _outside(row: Parameter):

@@ -44,6 +44,7 @@ PACKAGES = {
     "plot": "eosdyn.plot: figures",
     "io": "eosdyn.io: schema and files",
     "optim": "eosdyn.optim: optimizers beyond GD and their edges",
+    "nets": "eosdyn.nets: networks beyond two layers (JAX)",
     "explore": "eosdyn.explore: the interactive explorer",
 }
 #: top-level modules documented on the "core" page

@@ -36,7 +36,7 @@ import numpy as np
 import xarray as xr
 
 from .. import api
-from ..errors import EosdynError
+from ..errors import EosdynError, ParameterError
 from ..model.params import FLOW_ENGINES, Params, make_params
 from .summary import eos_crossings
 
@@ -101,7 +101,7 @@ def compare_edge(params: Params | None = None, *, against: str = "central-flow",
         relative errors (``rel_err_<q>_mean``, ``_max``, ``_of_mean``).
     """
     if against not in AGAINST:
-        raise EosdynError(f"--against must be one of flow, {', '.join(AGAINST)}; got {against!r}")
+        raise ParameterError("against", f"must be one of {', '.join(AGAINST)}; got {against!r}")
     if params is None:
         params = make_params(**kwargs)
     elif kwargs:
@@ -110,7 +110,7 @@ def compare_edge(params: Params | None = None, *, against: str = "central-flow",
         raise EosdynError(f"compare runs GD against the {against}: choose a GD engine "
                           f"(reduced, first-order or full), not {params.engine}")
     if window is not None and not (isinstance(window, int) and window >= 1):
-        raise EosdynError(f"--avg-window must be an integer >= 1, got {window!r}")
+        raise ParameterError("window", f"must be an integer >= 1, got {window!r}")
     if A is not None and "m" not in kwargs:
         params = params.replace(m=int(np.asarray(A).shape[0]))
     pb = api.build_problem(params, X=X, Y=Y, A=A, W=W)

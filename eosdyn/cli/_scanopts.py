@@ -11,10 +11,10 @@ import click
 from ._options import parameter_options, scenario_option
 
 #: the run parameters offered as options (the rest through --set)
-BASE = ("m", "eta", "steps", "engine", "seed", "n", "rank", "lambda_max", "lambda_min", "init_scale",
-        "init_sampler", "data")
-#: the engines a scan or an orbit diagram runs (eosdyn.analysis.scan.ScanSpec)
-SCAN_ENGINES = ("reduced", "first-order")
+BASE = ("m", "eta", "steps", "engine", "model", "parameterization", "seed", "n", "rank", "lambda_max",
+        "lambda_min", "init_scale", "init_sampler", "data")
+#: the engines a scan or an orbit diagram runs (eosdyn.analysis.scan.grid.SCAN_ENGINES)
+SCAN_ENGINES = ("reduced", "first-order", "network")
 
 
 def base_options(func):

@@ -100,4 +100,4 @@ def _print(info, out, plot) -> None:
         console.print(f"plotted {plot}")
 
 
-compare.param_aliases = {"path": "out"}
+compare.param_aliases = {"path": "out", "window": "avg_window"}

@@ -5,6 +5,7 @@ Each is built from a :class:`~eosdyn.engines.base.Problem` and exposes ``advance
 ``final()``.
 """
 
+from ..nets.engine import NetworkEngine  # imports JAX only when an engine is built
 from .base import Problem
 from .central_flow import CentralFlowEngine
 from .flow import FlowEngine
@@ -19,9 +20,10 @@ METHODS: dict[str, type] = {
     "flow": FlowEngine,
     "central-flow": CentralFlowEngine,
     "stable-flow": StableFlowEngine,
+    "network": NetworkEngine,
 }
 
 __all__ = [
-    "METHODS", "CentralFlowEngine", "FirstOrderEngine", "FlowEngine", "FullEngine", "Problem", "ReducedEngine",
-    "StableFlowEngine",
+    "METHODS", "CentralFlowEngine", "FirstOrderEngine", "FlowEngine", "FullEngine", "NetworkEngine", "Problem",
+    "ReducedEngine", "StableFlowEngine",
 ]

@@ -78,7 +78,8 @@ def sample_statistics(m: int, r: int, sigma_a: float, sigma_w: float, seed: int)
 
 
 def load_parameters(path, d: int | None = None):
-    """Read ``A`` (m,) and ``W`` (m, d) from an ``.npz`` file; check shapes and finiteness."""
+    """Read ``A`` (m,) and ``W`` (m, d) (or ``W1``, as ``save_init`` writes) from an ``.npz`` file;
+    check shapes and finiteness."""
     p = Path(path)
     if not p.exists():
         raise DataError(f"init file {str(p)!r} does not exist")
@@ -86,16 +87,31 @@ def load_parameters(path, d: int | None = None):
         raise DataError(f"init file {p.name!r}: must be .npz with arrays A (m,) and W (m, d)")
     try:
         with np.load(p, allow_pickle=False) as f:
-            missing = {"A", "W"} - set(f.files)
+            wkey = "W" if "W" in f.files or "W1" not in f.files else "W1"
+            missing = {"A", wkey} - set(f.files)
             if missing:
                 raise DataError(f"init file {p.name!r} lacks array(s) {sorted(missing)}")
-            A, W = np.asarray(f["A"], float), np.asarray(f["W"], float)
+            A, W = np.asarray(f["A"], float), np.asarray(f[wkey], float)
     except DataError:
         raise
     except Exception as exc:
         raise DataError(f"cannot read init file {p.name!r}: {exc}") from None
     check_parameters(A, W, d)
     return np.ascontiguousarray(A), np.ascontiguousarray(W)
+
+
+def save_parameters(path, A, W) -> None:
+    """Write the initial ``A`` (m,), ``W`` (m, d) as ``.npz`` with arrays ``A`` and ``W1`` (the
+    network engine's format; :func:`load_parameters` reads it back)."""
+    from .errors import ParameterError
+
+    if A is None:
+        raise ParameterError("save_init", "needs materialised parameters A, W (init_sampler = parameters; "
+                             "the wishart sampler draws statistics only)")
+    p = Path(path)
+    if p.suffix != ".npz" or not p.parent.exists():
+        raise ParameterError("save_init", f"must be a .npz path in an existing folder, got {str(p)!r}")
+    np.savez(p, A=np.asarray(A, float), W1=np.asarray(W, float))
 
 
 def check_parameters(A: np.ndarray, W: np.ndarray, d: int | None) -> None:

@@ -45,6 +45,7 @@ ENGINES = {
     "flow": "the gradient flow (scipy.integrate), sampled at flow time t*eta for step t",
     "central-flow": "Cohen et al.'s central flow: GD's time average at the edge (scipy.integrate)",
     "stable-flow": "Damian et al.'s self-stabilization: the flow constrained to S <= 2/eta",
+    "network": "any model (deep linear, MLP, CNN, ResNet-18) in JAX (the nets extra: pip install eosdyn[nets])",
 }
 #: engines integrated by ``scipy.integrate`` (``method``, ``rtol``, ``atol`` apply)
 FLOW_ENGINES = ("flow", "central-flow", "stable-flow")
@@ -215,6 +216,12 @@ class Params:
     eta: float = param(0.01, "Learning rate eta.", lo=0.0, lo_open=True)
     steps: int = param(100_000, "Number of GD steps.", lo=1)
     engine: str = param("reduced", "How the run advances.", choices=ENGINES)
+    model: str = param("linear2", "Network: linear2 (the paper's two-layer linear network, every engine), or with "
+                       "engine network deep-linear:L, mlp:ACT:L (ACT: tanh, relu, gelu, softplus, elu, linear), "
+                       "cnn[:ACT[:L]], resnet18 (eosdyn.nets.models).", kind="str", metavar="SPEC")
+    parameterization: str = param("ntk", "ntk: 1/sqrt(fan-in) multipliers after the first layer (f = A^T W x/sqrt(m) "
+                                  "for linear2); standard: none, init std scaled instead (engine network).",
+                                  choices=("ntk", "standard"))
     method: str = param("Radau", "Flow engine: scipy.integrate solver; the implicit Radau/LSODA get the exact "
                         "Jacobian and suit stiff data (spread spectrum of X^T X).", choices=FLOW_METHODS,
                         table="flow")
@@ -260,6 +267,9 @@ class Params:
     data_seed: int = param(0, "Real data: seed of the subset.", lo=0, table="data")
     init: str | None = param(None, ".npz with initial A (m,) and W (m, d); m is then A's length.", kind="path",
                              optional=True, table="init", default_text="Gaussian draw")
+    save_init: str | None = param(None, "Write the initial weights the run used to this .npz (A, W1 .. WK; "
+                                  "refused if it exists).", kind="path", optional=True, table="init",
+                                  default_text="not written")
     record_every: int | None = param(None, "Record every k-th step.", kind="int", lo=1, optional=True,
                                      default_text="1 up to 2e5 steps, else steps/1e5")
     loss_tol: float = param(1e-14, "Stop as converged when the reducible loss L - ||Y_perp||^2/n is below this.",
@@ -311,6 +321,9 @@ class Params:
             object.__setattr__(self, key, value)
         if self.engine == "full" and self.init_sampler == "wishart":
             raise ParameterError("init_sampler", "must be 'auto' or 'parameters' for engine full")
+        from ..nets.spec import check as check_model  # which models and parameterizations each engine runs
+
+        object.__setattr__(self, "model", check_model(self.model, self.engine, self.parameterization, self.m))
         from ..optim import params as optim_params  # defaults and which engines run each optimizer
 
         optim_params.check(self)

@@ -137,7 +137,13 @@ def describe(ds: xr.Dataset) -> str:
     data = f"n={a.get('n')}" if src == "synthetic" else src
     m = a.get("m")
     m = f"{m:,}" if isinstance(m, int | np.integer) and m >= 100_000 else m
-    return f"m={m}, η={float(a['eta']):g}, {data}, {a.get('engine')} ({a.get('status')})"
+    engine = a.get("engine") if a.get("engine") != "network" else f"network {a.get('model')}"
+    return f"m={m}, η={float(a['eta']):g}, {data}, {engine} ({a.get('status')})"
+
+
+def network_name(ds: xr.Dataset) -> str:
+    """`` on a two-layer linear network`` for linear2 runs (other models are named by :func:`describe`)."""
+    return " on a two-layer linear network" if ds.attrs.get("model", "linear2") == "linear2" else ""
 
 
 def check_path(path, name: str = "path") -> Path:

@@ -35,6 +35,7 @@ from .common import (
     edge_line,
     eta_line,
     first_cycle_window,
+    network_name,
     new_figure,
     phase_handles,
     save,
@@ -95,7 +96,7 @@ def _sharpness_panel(plot: Plot, ax, ds: xr.Dataset, twin_a: bool = False) -> No
                              color=ANORM, lw=1, label="‖A‖² (right axis)")
         twin.set_ylabel("‖A‖²", color=ANORM)
     ax.legend(handles=handles + phase_handles(), loc="best", fontsize=8, ncol=2, framealpha=0.9)
-    ax.set_title(f"GD on a two-layer linear network: {describe(ds)}", fontsize=10)
+    ax.set_title(f"GD{network_name(ds)}: {describe(ds)}", fontsize=10)
 
 
 def _loss_panel(plot: Plot, ax, ds: xr.Dataset) -> None:
@@ -231,8 +232,10 @@ def plot_spectrum(ds: xr.Dataset, path, window=None, log: bool = True) -> Plot:
     eta, steps = float(ds.attrs["eta"]), ds["step"].values
     fig = new_figure(10.5, 4.2)
     ax = fig.subplots()
+    two_layer = (ds.attrs.get("model", "linear2"), ds.attrs.get("parameterization", "ntk")) == ("linear2", "ntk")
+    ma = "(2/mn) XᵀWᵀWX" if two_layer else "(2/n) J_A J_Aᵀ (output layer)"
     series = (("sharpness", "Λ = λmax(M)", SHARP), ("lambda2", "λ₂(M)", "darkorange"),
-              ("sharpness_MA", "λmax(M_A),  M_A = (2/mn) XᵀWᵀWX", "#6a3d9a"))
+              ("sharpness_MA", f"λmax(M_A),  M_A = {ma}", "#6a3d9a"))
     for var, label, colour in series:
         plot.draw(ax, f"spectrum/{var}", *decimate(steps, ds[var].values), color=colour, lw=1.2,
                   label=label)

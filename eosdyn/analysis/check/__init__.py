@@ -33,6 +33,12 @@ __all__ = ["CHECKS", "GD_STEP", "CheckOptions", "Context", "Report", "Row", "con
 def run_checks(ds: xr.Dataset, options: CheckOptions | None = None, progress=None) -> Report:
     """Check every statement of :data:`CHECKS` on the run ``ds``; see the module docstring."""
     opts = options or CheckOptions()
+    from ...nets.check import is_network_run
+
+    if is_network_run(ds):  # no two-layer replay: checked on its own series (eosdyn.nets.check)
+        from ...nets.check import run_checks as run_network_checks
+
+        return run_network_checks(ds, opts)
     from ...optim import check as optim_check  # other optimizers: their edge, the paper's rows n/a
 
     if optim_check.applies(ds):

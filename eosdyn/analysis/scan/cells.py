@@ -86,6 +86,10 @@ def cell_inputs(params: list[Params]) -> dict:
 def run_batch(spec: ScanSpec, params: list[Params], parallel: bool = False,
               chain: bool = False) -> dict:
     """Run the cells ``params`` in one numba call; flat per-cell result arrays."""
+    if spec.base.engine == "network":  # cells batched by jax.vmap (eosdyn.nets.scan)
+        from ...nets.scan import run_batch as run_network_batch
+
+        return run_network_batch(spec, params, chain=chain)
     from ...optim import scan as optim_scan  # momentum, Nesterov, mini-batch cells
 
     if optim_scan.needs_optim_cells(spec.base) or any(optim_scan.needs_optim_cells(p) for p in params):

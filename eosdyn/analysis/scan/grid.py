@@ -14,6 +14,8 @@ from ...kernels import batch_numba as B
 from ...kernels import layout as L
 from ...model.params import Params, make_params
 
+#: the engines a scan or an orbit diagram runs (network: cells batched by jax.vmap, eosdyn.nets.scan)
+SCAN_ENGINES = ("reduced", "first-order", "network")
 #: parameters a scan axis may vary
 SCANNABLE = ("eta", "m", "seed", "init_scale", "sigma_a", "sigma_w", "lambda_max", "lambda_min",
              "n", "rank", "d", "label_fraction", "momentum", "batch_size", "batch_seed")
@@ -173,9 +175,9 @@ class ScanSpec:
         names = [a.name for a in self.axes]
         if len(set(names)) != len(names):
             raise EosdynError(f"a parameter is scanned twice: {names}")
-        if self.base.engine not in ("reduced", "first-order"):
-            raise ParameterError("engine", "must be reduced or first-order in scans and diagrams "
-                                 f"(the exact map and its first-order truncation); got {self.base.engine!r}")
+        if self.base.engine not in SCAN_ENGINES:
+            raise ParameterError("engine", "must be reduced, first-order or network in scans and diagrams "
+                                 f"(the exact map, its first-order truncation, any model); got {self.base.engine!r}")
         self.options.check(self.base.steps)
 
     @property
