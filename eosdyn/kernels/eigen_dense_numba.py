@@ -418,17 +418,22 @@ def rotate(T, Q, i, j):
     With ``theta = (T_jj - T_ii) / (2 T_ij)``, ``t = sign(theta) / (|theta| + sqrt(theta^2 + 1))``
     (the smaller rotation angle), ``c = 1 / sqrt(1 + t^2)``, ``s = t c``: ``T_ii -= t T_ij``,
     ``T_jj += t T_ij``, ``(T_li, T_lj) <- (c T_li - s T_lj, s T_li + c T_lj)`` and the same for the
-    rows ``q_i, q_j`` (Numerical Recipes' form with ``tau = s / (1 + c)``). For
-    ``|theta| > 1e8``, ``t = 1 / (2 theta)`` and ``c = 1`` (exact to rounding, no square root).
+    rows ``q_i, q_j`` (Numerical Recipes' form with ``tau = s / (1 + c)``). For the small
+    rotations of a warm basis (``|theta| > 1e3``) ``t`` and ``c`` come from their series in
+    ``1/theta^2`` to rounding level: one division, no square root.
     """
     p = T.shape[0]
     tij = T[i, j]
-    theta = (T[j, j] - T[i, i]) / (2.0 * tij)
-    at = abs(theta)
-    if at > 1e8:
-        t = 0.5 / theta
-        c = 1.0
+    h = T[j, j] - T[i, i]
+    if abs(h) > 2e3 * abs(tij):  # |theta| > 1e3: series in u = 1/theta^2 <= 1e-6, no root
+        t = tij / h  # 1 / (2 theta)
+        t2 = t * t  # u / 4
+        t = t * (1.0 - t2 + 2.0 * t2 * t2)  # (1 - u/4 + u^2/8) / (2 theta), error O(u^3)
+        t2 = t * t
+        c = 1.0 - 0.5 * t2 + 0.375 * t2 * t2  # 1 / sqrt(1 + t^2), error O(t^6)
     else:
+        theta = h / (2.0 * tij)
+        at = abs(theta)
         t = 1.0 / (at + math.sqrt(at * at + 1.0))
         if theta < 0.0:
             t = -t
@@ -449,13 +454,11 @@ def rotate(T, Q, i, j):
             T[i, l] = a2
             T[l, j] = b2
             T[j, l] = b2
-    qi = Q[i]
-    qj = Q[j]
-    for l in range(Q.shape[1]):
-        a = qi[l]
-        b = qj[l]
-        qi[l] = a - s * (b + tau * a)
-        qj[l] = b + s * (a - tau * b)
+    for l in range(Q.shape[1]):  # 2-d indexing: no row views (their reference counts cost)
+        a = Q[i, l]
+        b = Q[j, l]
+        Q[i, l] = a - s * (b + tau * a)
+        Q[j, l] = b + s * (a - tau * b)
 
 
 @jit

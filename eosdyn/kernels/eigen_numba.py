@@ -78,7 +78,7 @@ I_BETA, I_GAP, I_CALLS, I_WARM, I_NMV, I_PROOFS, I_DENSE, I_SCALE, I_TOL = range
 NINFO = 9
 
 Work = namedtuple("Work", ["lam", "x", "res", "err", "info", "Q", "old", "R", "V", "BV", "T",
-                           "work", "e"])
+                           "work", "e", "f", "iv"])
 
 
 def work(r: int, k: int, vectors: bool = True, dense: bool | None = None) -> Work:
@@ -99,7 +99,8 @@ def work(r: int, k: int, vectors: bool = True, dense: bool | None = None) -> Wor
         lam=np.full(k, np.nan), x=np.zeros((k, r)), res=np.full(k, np.nan), err=np.full(k, np.nan),
         info=info, Q=np.zeros((b, r)), old=np.zeros((0 if full else b, r)),
         R=np.zeros((0 if full else b, r)), V=np.zeros((nb, r)), BV=np.zeros((0 if full else nb, r)),
-        T=np.zeros((nb, nb)), work=np.zeros((r, r)), e=np.zeros(r),
+        T=np.zeros((nb, nb)), work=np.zeros((r, r)), e=np.zeros(r), f=np.zeros((2, max(r, nb))),
+        iv=np.zeros(max(r, nb), dtype=np.int64),
     )
 
 
@@ -195,13 +196,22 @@ def _emit(w, order, src, vals, res):
     ``vals[order[i]]`` with vector ``src[order[i]]``."""
     k = w.lam.shape[0]
     r = w.x.shape[1]
-    e = w.e
+    x = w.x
     for i in range(k):
         o = order[i]
+        d = 0.0
+        rr = 0.0
+        big = 0.0
         for j in range(r):
-            e[j] = w.x[i, j]
-            w.x[i, j] = src[o, j]
-        _orient(w.x[i], e)
+            d += src[o, j] * x[i, j]
+            rr += x[i, j] * x[i, j]
+            if abs(src[o, j]) > abs(big):
+                big = src[o, j]
+        if not (abs(d) > 4.0 * r * EPS * math.sqrt(rr)):
+            d = big  # no usable reference: the entry of largest modulus positive
+        sg = -1.0 if d < 0.0 else 1.0
+        for j in range(r):
+            x[i, j] = sg * src[o, j]
         w.lam[i] = vals[o]
         w.res[i] = res[o]
 
@@ -260,17 +270,17 @@ def _whole_space(B, Q, T, e, scale, cold, maxsweep):
         for i in range(r):
             for j in range(r):
                 Q[i, j] = 1.0 if i == j else 0.0
-    for i in range(r):  # T = Q B Q^T, row i from w = Q_i B (B symmetric: w_j = B_j . q_i)
-        qi = Q[i]
+    for i in range(r):  # T = Q B Q^T, row i from e = q_i B (2-d indexing: no views)
         for j in range(r):
             e[j] = 0.0
         for j in range(r):
-            c = qi[j]
-            row = B[j]
+            c = Q[i, j]
             for l in range(r):
-                e[l] += c * row[l]
+                e[l] += c * B[j, l]
         for j in range(i, r):
-            t = dot(e, Q[j], r)
+            t = 0.0
+            for l in range(r):
+                t += e[l] * Q[j, l]
             T[i, j] = t
             T[j, i] = t
     if jacobi(T, Q, EPS * scale, maxsweep) < 0:
@@ -284,38 +294,44 @@ def _whole_space(B, Q, T, e, scale, cold, maxsweep):
 
 @jit
 def _full(B, w, scale):
-    """:func:`top_pairs` on the whole space (``w.Q`` is ``r x r``)."""
+    """:func:`top_pairs` on the whole space (``w.Q`` is ``r x r``): ``T = Q B Q^T`` in the previous
+    eigenbasis, cyclic Jacobi to rounding level (one or two sweeps when warm), Weyl's bound.
+    A warm basis that does not converge (or the first call) starts from ``Q = I``."""
     r = B.shape[0]
     k = w.lam.shape[0]
     info = w.info
-    warm = info[I_WARM] != 0.0
-    if warm and int(info[I_CALLS]) % REORTH == 0:
-        _orthonormalize(w.Q, r)
-    status = CERTIFIED
-    off = _whole_space(B, w.Q, w.T, w.e, scale, not warm, 8 if warm else 60)
-    if not (off <= 4.0 * r * EPS * scale):  # a warm basis gone bad: start cold
-        status = DENSE
-        off = _whole_space(B, w.Q, w.T, w.e, scale, True, 60)
+    Q = w.Q
     T = w.T
-    vals = w.e
+    warm = info[I_WARM] != 0.0
+    if warm and int(info[I_CALLS]) % REORTH == REORTH - 1:
+        _orthonormalize(Q, r)
+    status = CERTIFIED
+    off = _whole_space(B, Q, T, w.e, scale, not warm, 8 if warm else 60)
+    if warm and not (off <= 4.0 * r * EPS * scale):
+        status = DENSE
+        off = _whole_space(B, Q, T, w.e, scale, True, 60)
+    vals = w.f[0]
+    res = w.f[1]
     for i in range(r):
         vals[i] = T[i, i]
-    order = np.empty(min(k + 1, r), dtype=np.int64)
-    _top_order(vals, r, order)
-    res = np.empty(r)
-    for i in range(r):
         acc = 0.0
         for j in range(r):
             if j != i:
                 acc += T[i, j] * T[i, j]
         res[i] = math.sqrt(acc)
-    vals_copy = vals.copy()
-    _emit(w, order, w.Q, vals_copy, res)
-    rnd = 4.0 * r * EPS * scale  # rounding in forming Q B Q^T
+    kk = min(k + 1, r)
+    order = w.iv[:kk]
+    _top_order(vals, r, order)
+    _emit(w, order, Q, vals, res)
+    bound = off + 4.0 * r * EPS * scale  # Weyl, plus rounding in forming Q B Q^T
     for i in range(k):
-        w.err[i] = off + rnd
-    info[I_GAP] = (w.lam[k - 1] - vals_copy[order[k]] - 2.0 * (off + rnd)) if r > k else math.inf
-    info[I_BETA] = vals_copy[order[k]] + off + rnd if r > k else -math.inf
+        w.err[i] = bound
+    if r > k:
+        info[I_BETA] = vals[order[k]] + bound
+        info[I_GAP] = vals[order[k - 1]] - vals[order[k]] - 2.0 * bound
+    else:
+        info[I_BETA] = -math.inf
+        info[I_GAP] = math.inf
     info[I_WARM] = 1.0
     return status
 
