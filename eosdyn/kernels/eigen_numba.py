@@ -54,8 +54,8 @@ import numpy as np
 from ._numba import jit
 from .eigen_dense_numba import EPS, dot, exceeds, jacobi, sym_eigvals
 
-__all__ = ["CERTIFIED", "DENSE", "NONFINITE", "R_FULL", "Work", "work", "top_pairs", "exceeds",
-           "sym_eigvals", "frobenius_drift"]
+__all__ = ["CERTIFIED", "DENSE", "NONFINITE", "R_FULL", "Work", "work", "new_work", "top_pairs",
+           "exceeds", "sym_eigvals", "frobenius_drift", "all_pairs"]
 
 CERTIFIED, DENSE, NONFINITE = 0, 1, 2
 #: the whole-space (Jacobi) path up to this order, block Davidson above
@@ -79,6 +79,23 @@ NINFO = 9
 
 Work = namedtuple("Work", ["lam", "x", "res", "err", "info", "Q", "old", "R", "V", "BV", "T",
                            "work", "e", "f", "iv"])
+
+
+@jit
+def new_work(r, k, vectors, dense):
+    """:func:`work` inside a kernel (``dense``: 1 whole-space path, 0 block path, -1 by ``r``)."""
+    k = max(1, min(k, r))
+    full = (r <= R_FULL) if dense < 0 else dense > 0
+    b = r if full else min(r, k + GUARD)
+    nb = r if full else min(r, NBLOCKS * b)
+    info = np.zeros(NINFO)
+    info[I_BETA] = np.inf
+    info[I_TOL] = TOL_VECTORS if vectors else TOL_VALUES
+    return Work(np.full(k, np.nan), np.zeros((k, r)), np.full(k, np.nan), np.full(k, np.nan), info,
+                np.zeros((b, r)), np.zeros((0 if full else b, r)), np.zeros((0 if full else b, r)),
+                np.zeros((nb, r)), np.zeros((0 if full else nb, r)), np.zeros((nb, nb)),
+                np.zeros((r, r)), np.zeros(r), np.zeros((2, max(r, nb))),
+                np.zeros(max(r, nb), dtype=np.int64))
 
 
 def work(r: int, k: int, vectors: bool = True, dense: bool | None = None) -> Work:
@@ -623,3 +640,24 @@ def _dense_fallback(B, w, scale):
     w.info[I_GAP] = w.lam[k - 1] - w.info[I_BETA] if r > k else math.inf
     w.info[I_WARM] = 1.0
     return DENSE
+
+
+@jit
+def all_pairs(B, vals, vecs, e):
+    """Every eigenpair of a small symmetric ``B`` by cold cyclic Jacobi (``O(r^3)`` per sweep):
+    ``vals`` (r,) in the order of the rows of ``vecs`` (r, r) (unsorted); returns the Weyl bound
+    ``||offdiag||_F`` of the result (``inf`` if not finite)."""
+    r = B.shape[0]
+    if not is_finite(B):
+        for i in range(r):
+            vals[i] = np.nan
+        return math.inf
+    scale = 0.0
+    for i in range(r):
+        for j in range(r):
+            scale = max(scale, abs(B[i, j]))
+    T = np.empty((r, r))
+    off = _whole_space(B, vecs, T, e, scale, True, 100)
+    for i in range(r):
+        vals[i] = T[i, i]
+    return off
