@@ -147,3 +147,19 @@ def test_all_pairs_is_a_full_eigendecomposition():
     assert np.allclose(np.sort(vals), np.linalg.eigvalsh(B), rtol=0, atol=1e-11 * 1e4)
     assert np.allclose(vecs @ vecs.T, np.eye(12), atol=1e-13)
     assert np.allclose(vecs @ B @ vecs.T, np.diag(vals), atol=1e-10)
+
+
+@settings(deadline=None, max_examples=30)
+@given(r=st.integers(1, 40), seed=st.integers(0, 10**6), k=st.integers(1, 2),
+       kind=st.sampled_from(["psd", "sym", "graded", "repeated"]))
+def test_values_only_workspaces(r, seed, k, kind):
+    """vectors=False: the eigenvalues with their bounds (dense direct for small r)."""
+    B = _matrix(r, seed, kind)
+    k = min(k, r)
+    w = E.work(r, k, vectors=False)
+    for _ in range(2):
+        assert E.top_pairs(B, w, np.inf) in (E.CERTIFIED, E.DENSE)
+        top = np.linalg.eigvalsh(B)[::-1][:k]
+        norm = np.abs(top).max() + 1e-300
+        assert np.all(np.abs(w.lam - top) <= w.err + 1e-12 * norm)
+        assert np.all(np.abs(w.lam - top) <= 1e-11 * norm)

@@ -39,7 +39,7 @@ def workspace(r: int):
     vecs = np.zeros((NVECS, r))
     vecs[V_Q1, 0] = 1.0
     vecs[V_PREV, :] = np.nan
-    eig = (E.work(r, 2), E.work(r, 1, vectors=False), E.work(r, 1, vectors=False))
+    eig = (E.work(r, 2, vectors="top"), E.work(r, 1, vectors=False), E.work(r, 1, vectors=False))
     eig[E_K].x[0, 0] = 1.0
     return mats, vecs, eig
 
