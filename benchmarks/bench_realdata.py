@@ -27,8 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import eosdyn  # noqa: E402
-from eosdyn.model import data as data_mod  # noqa: E402
 from eosdyn.model import datasets  # noqa: E402
+from eosdyn.model import data as data_mod  # noqa: E402
 
 from baselines import numpy_reduced_loop  # noqa: E402
 
