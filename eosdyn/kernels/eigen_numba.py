@@ -61,11 +61,11 @@ CERTIFIED, DENSE, NONFINITE = 0, 1, 2
 #: the whole-space (Jacobi) path up to this order, block Davidson above
 R_FULL = 24
 #: extra Ritz vectors kept beyond the k wanted (they speed up convergence and give the gap)
-GUARD = 2
+GUARD = 4
 #: the Davidson basis holds at most this many blocks of b vectors before a thick restart
-NBLOCKS = 6
+NBLOCKS = 5
 #: Davidson iterations per attempt
-MAXIT = 60
+MAXIT = 300
 #: relative residual at which a Ritz pair counts as converged (``res <= tol ||B||``): eigenvalues
 #: come out to ``res^2 / gap`` (rounding level at 1e-9 for gaps above ~1e-2 ||B||), eigenvectors
 #: to an angle ``res / gap`` (so vectors ask for more)
