@@ -47,211 +47,53 @@ Two paths, one contract (:mod:`.eigen_dense_numba` has the dense building blocks
 from __future__ import annotations
 
 import math
-from collections import namedtuple
 
 import numpy as np
 
 from ._numba import jit
-from .eigen_dense_numba import EPS, dot, exceeds, jacobi, sym_eigvals
+from .eigen_base_numba import (
+    CERTIFIED,
+    DENSE,
+    EPS,
+    GUARD,
+    I_BETA,
+    I_CALLS,
+    I_DENSE,
+    I_GAP,
+    I_NMV,
+    I_PROOFS,
+    I_SCALE,
+    I_TOL,
+    I_VEC,
+    I_WARM,
+    MAXIT,
+    NBLOCKS,
+    NINFO,
+    NONFINITE,
+    R_FULL,
+    REORTH,
+    TOL_VALUES,
+    TOL_VECTORS,
+    Work,
+    _emit,
+    _normalize,
+    _set_nan,
+    _top_order,
+    frobenius_drift,
+    is_finite,
+    new_work,
+    work,
+)
+from .eigen_block_numba import _subspace
+from .eigen_dense_numba import dot, exceeds, jacobi, sym_eigvals
 
-__all__ = ["CERTIFIED", "DENSE", "NONFINITE", "R_FULL", "Work", "work", "new_work", "top_pairs",
-           "exceeds", "sym_eigvals", "frobenius_drift", "all_pairs"]
-
-CERTIFIED, DENSE, NONFINITE = 0, 1, 2
-#: the whole-space (Jacobi) path up to this order, block Davidson above
-R_FULL = 24
-#: extra Ritz vectors kept beyond the k wanted (they speed up convergence and give the gap)
-GUARD = 4
-#: the Davidson basis holds at most this many blocks of b vectors before a thick restart
-NBLOCKS = 5
-#: Davidson iterations per attempt
-MAXIT = 300
-#: relative residual at which a Ritz pair counts as converged (``res <= tol ||B||``): eigenvalues
-#: come out to ``res^2 / gap`` (rounding level at 1e-9 for gaps above ~1e-2 ||B||), eigenvectors
-#: to an angle ``res / gap`` (so vectors ask for more)
-TOL_VALUES = 1e-9
-TOL_VECTORS = 1e-12
-#: re-orthonormalise the whole-space basis every this many calls (rotations drift by ~eps each)
-REORTH = 64
-# slots of ``info``
-I_BETA, I_GAP, I_CALLS, I_WARM, I_NMV, I_PROOFS, I_DENSE, I_SCALE, I_TOL, I_VEC = range(10)
-NINFO = 10
-
-Work = namedtuple("Work", ["lam", "x", "res", "err", "info", "Q", "old", "R", "V", "BV", "T",
-                           "work", "e", "f", "iv"])
-
-
-@jit
-def new_work(r, k, vectors, dense):
-    """:func:`work` inside a kernel (``dense``: 1 whole-space path, 0 block path, -1 by ``r``)."""
-    k = max(1, min(k, r))
-    full = (r <= R_FULL) if dense < 0 else dense > 0
-    b = r if full else min(r, k + GUARD)
-    nb = r if full else min(r, NBLOCKS * b)
-    info = np.zeros(NINFO)
-    info[I_BETA] = np.inf
-    info[I_TOL] = TOL_VECTORS if vectors else TOL_VALUES
-    info[I_VEC] = 2.0 if vectors else 0.0
-    return Work(np.full(k, np.nan), np.zeros((k, r)), np.full(k, np.nan), np.full(k, np.nan), info,
-                np.zeros((b, r)), np.zeros((0 if full else b, r)), np.zeros((0 if full else b, r)),
-                np.zeros((nb, r)), np.zeros((0 if full else nb, r)), np.zeros((nb, nb)),
-                np.zeros((r, r)), np.zeros(r), np.zeros((2, max(r, nb))),
-                np.zeros(max(r, nb), dtype=np.int64))
-
-
-def work(r: int, k: int, vectors: bool | str = True, dense: bool | None = None) -> Work:
-    """Workspace of :func:`top_pairs` for the top ``k`` pairs of an ``r x r`` matrix.
-
-    It carries the warm start between calls (one workspace per matrix that is tracked along a
-    trajectory). ``vectors``: ``True`` all ``k`` eigenvectors; ``"top"`` only ``x[0]``; ``False``
-    none (a looser residual tolerance for the block path). For ``r <= R_FULL`` the last two use the
-    dense direct ``sym_eigvals`` (plus inverse iteration for ``x[0]``), faster than Jacobi there;
-    rows of ``x`` not asked for are not kept current. ``dense`` forces the whole-space path
-    (default: ``r <= R_FULL``).
-    """
-    k = max(1, min(k, r))
-    full = r <= R_FULL if dense is None else bool(dense)
-    b = r if full else min(r, k + GUARD)
-    nb = r if full else min(r, NBLOCKS * b)
-    info = np.zeros(NINFO)
-    info[I_BETA] = np.inf
-    info[I_TOL] = TOL_VECTORS if vectors else TOL_VALUES
-    info[I_VEC] = 2.0 if vectors is True else (1.0 if vectors == "top" else 0.0)
-    return Work(
-        lam=np.full(k, np.nan), x=np.zeros((k, r)), res=np.full(k, np.nan), err=np.full(k, np.nan),
-        info=info, Q=np.zeros((b, r)), old=np.zeros((0 if full else b, r)),
-        R=np.zeros((0 if full else b, r)), V=np.zeros((nb, r)), BV=np.zeros((0 if full else nb, r)),
-        T=np.zeros((nb, nb)), work=np.zeros((r, r)), e=np.zeros(r), f=np.zeros((2, max(r, nb))),
-        iv=np.zeros(max(r, nb), dtype=np.int64),
-    )
-
+__all__ = ["CERTIFIED", "DENSE", "NONFINITE", "R_FULL", "GUARD", "NBLOCKS", "MAXIT", "NINFO",
+           "TOL_VALUES", "TOL_VECTORS", "I_BETA", "I_GAP", "I_CALLS", "I_WARM", "I_NMV", "I_PROOFS",
+           "I_DENSE", "I_SCALE", "I_TOL", "I_VEC", "Work", "work", "new_work", "top_pairs", "exceeds",
+           "sym_eigvals", "frobenius_drift", "all_pairs", "is_finite"]
 
 # ------------------------------------------------------------------------------------------
 # small helpers
-
-
-@jit
-def is_finite(B):
-    """True when every entry of ``B`` is finite."""
-    for i in range(B.shape[0]):
-        for j in range(B.shape[1]):
-            if not math.isfinite(B[i, j]):
-                return False
-    return True
-
-
-@jit
-def _normalize(x):
-    """Scale ``x`` to unit norm in place; returns the norm it had (0 leaves ``x``)."""
-    nrm = math.sqrt(dot(x, x, x.shape[0]))
-    if nrm > 0.0:
-        inv = 1.0 / nrm
-        for i in range(x.shape[0]):
-            x[i] *= inv
-    return nrm
-
-
-@jit
-def _orient(x, ref):
-    """Flip the unit ``x`` so that ``x . ref >= 0``; if that product is at rounding level (``ref``
-    zero or orthogonal to ``x``), make the entry of largest modulus positive instead."""
-    n = x.shape[0]
-    d = dot(x, ref, n)
-    rr = dot(ref, ref, n)
-    if not (abs(d) > 4.0 * n * EPS * math.sqrt(rr)):
-        d = 0.0
-        for i in range(n):
-            if abs(x[i]) > abs(d):
-                d = x[i]
-    if d < 0.0:
-        for i in range(n):
-            x[i] = -x[i]
-
-
-@jit
-def _matvecs(B, V, BV, lo, hi):
-    """``BV[q] = B V[q]`` for rows ``lo <= q < hi``: one pass over ``B`` (row axpys, which
-    vectorise without reassociation; ``B`` symmetric, so row ``j`` is column ``j``)."""
-    r = B.shape[0]
-    for q in range(lo, hi):
-        for i in range(r):
-            BV[q, i] = 0.0
-    for j in range(r):
-        row = B[j]
-        for q in range(lo, hi):
-            c = V[q, j]
-            if c != 0.0:
-                y = BV[q]
-                for i in range(r):
-                    y[i] += c * row[i]
-
-
-@jit
-def frobenius_drift(B, prev):
-    """``||B - prev||_F`` (a bound of ``||B - prev||_2`` for :func:`top_pairs`' ``drift``); then
-    ``prev = B``. ``inf`` if ``prev`` is not finite (e.g. the first call: fill it with NaN)."""
-    acc = 0.0
-    for i in range(B.shape[0]):
-        for j in range(B.shape[1]):
-            d = B[i, j] - prev[i, j]
-            acc += d * d
-            prev[i, j] = B[i, j]
-    return math.sqrt(acc) if acc == acc else math.inf
-
-
-@jit
-def _set_nan(w):
-    for i in range(w.lam.shape[0]):
-        w.lam[i] = np.nan
-        w.res[i] = np.nan
-        w.err[i] = np.nan
-        for j in range(w.x.shape[1]):
-            w.x[i, j] = np.nan
-    w.info[I_GAP] = np.nan
-    w.info[I_WARM] = 0.0
-    w.info[I_BETA] = np.inf
-
-
-@jit
-def _emit(w, order, src, vals, res):
-    """Write the top pairs to ``lam``, ``res`` and (sign-continuous) ``x``: pair ``i`` is
-    ``vals[order[i]]`` with vector ``src[order[i]]``."""
-    k = w.lam.shape[0]
-    r = w.x.shape[1]
-    x = w.x
-    for i in range(k):
-        o = order[i]
-        d = 0.0
-        rr = 0.0
-        big = 0.0
-        for j in range(r):
-            d += src[o, j] * x[i, j]
-            rr += x[i, j] * x[i, j]
-            if abs(src[o, j]) > abs(big):
-                big = src[o, j]
-        if not (abs(d) > 4.0 * r * EPS * math.sqrt(rr)):
-            d = big  # no usable reference: the entry of largest modulus positive
-        sg = -1.0 if d < 0.0 else 1.0
-        for j in range(r):
-            x[i, j] = sg * src[o, j]
-        w.lam[i] = vals[o]
-        w.res[i] = res[o]
-
-
-@jit
-def _top_order(vals, n, order):
-    """Indices of the ``order.shape[0]`` largest of ``vals[:n]``, in decreasing order."""
-    m = order.shape[0]
-    for i in range(m):
-        best = -1
-        for j in range(n):
-            taken = False
-            for l in range(i):
-                if order[l] == j:
-                    taken = True
-            if not taken and (best < 0 or vals[j] > vals[best]):
-                best = j
-        order[i] = best
 
 
 # ------------------------------------------------------------------------------------------
@@ -487,197 +329,6 @@ def _values(B, w, scale):
 
 # ------------------------------------------------------------------------------------------
 # the block Davidson path
-
-
-@jit
-def _append(V, nv, x, r, floor):
-    """Orthogonalise ``x`` against ``V[:nv]`` (classical Gram-Schmidt, twice) and append it as row
-    ``nv`` if what is left is above ``floor`` times its norm; returns the new row count."""
-    nx = math.sqrt(dot(x, x, r))
-    if not (nx > 0.0 and nx < math.inf):
-        return nv
-    v = V[nv]
-    for j in range(r):
-        v[j] = x[j] / nx
-    for _ in range(2):
-        for l in range(nv):
-            c = dot(v, V[l], r)
-            vl = V[l]
-            for j in range(r):
-                v[j] -= c * vl[j]
-    if _normalize(v) > floor:
-        return nv + 1
-    return nv
-
-
-@jit
-def _ritz(w, n0, nv, b, scale):
-    """Rayleigh-Ritz on ``V[:nv]`` (``T = V B V^T`` kept in ``w.T``; rows/columns from ``n0`` on
-    are new): the top ``b`` Ritz vectors into ``Q``, their residuals ``B x - theta x`` into ``R``.
-    Returns ``(theta, res)``."""
-    r = w.V.shape[1]
-    T = w.T
-    for i in range(nv):  # symmetrised products: new columns only
-        for j in range(max(i, n0), nv):
-            t = 0.5 * (dot(w.V[i], w.BV[j], r) + dot(w.V[j], w.BV[i], r))
-            T[i, j] = t
-            T[j, i] = t
-    Ts = T[:nv, :nv].copy()
-    Z = np.zeros((nv, nv))
-    for i in range(nv):
-        Z[i, i] = 1.0
-    jacobi(Ts, Z, EPS * scale, 60)
-    vals = np.empty(nv)
-    for i in range(nv):
-        vals[i] = Ts[i, i]
-    order = np.empty(b, dtype=np.int64)
-    _top_order(vals, nv, order)
-    theta = np.empty(b)
-    res = np.empty(b)
-    for i in range(b):
-        zi = Z[order[i]]
-        theta[i] = vals[order[i]]
-        x = w.Q[i]
-        bx = w.R[i]
-        for j in range(r):
-            x[j] = 0.0
-            bx[j] = 0.0
-        for l in range(nv):
-            c = zi[l]
-            vl = w.V[l]
-            bl = w.BV[l]
-            for j in range(r):
-                x[j] += c * vl[j]
-                bx[j] += c * bl[j]
-        for j in range(r):
-            bx[j] -= theta[i] * x[j]
-        res[i] = math.sqrt(dot(bx, bx, r))
-    return theta, res
-
-
-@jit
-def _davidson(B, w, k, b, scale, cold, tol, maxit):
-    """Block Davidson with thick restart from the warm basis ``Q`` (and the one before, ``old``);
-    on exit ``Q`` holds the top ``b`` Ritz vectors and ``old`` the previous ``Q``. Returns
-    ``(theta, res, matrix-vector products, converged)``."""
-    r = B.shape[0]
-    nb = w.V.shape[0]
-    V = w.V
-    nv = 0
-    e = w.e
-    if cold:  # the coordinate vectors of the largest diagonal entries
-        diag = np.empty(r)
-        for i in range(r):
-            diag[i] = B[i, i]
-        order = np.empty(b, dtype=np.int64)
-        _top_order(diag, r, order)
-        for i in range(b):
-            for j in range(r):
-                e[j] = 1.0 if j == order[i] else 0.0
-            nv = _append(V, nv, e, r, 1e-8)
-    else:
-        for i in range(b):
-            nv = _append(V, nv, w.Q[i], r, 1e-8)
-        for i in range(b):
-            if nv < nb:
-                nv = _append(V, nv, w.old[i], r, 1e-6)
-    for i in range(b):
-        for j in range(r):
-            w.old[i, j] = w.Q[i, j]
-    _matvecs(B, V, w.BV, 0, nv)
-    nmv = nv
-    theta, res = _ritz(w, 0, nv, b, scale)
-    converged = False
-    for it in range(maxit + 1):
-        converged = True
-        for i in range(k):
-            if not (res[i] <= tol * scale):
-                converged = False
-        if converged or it == maxit:
-            break
-        if nv + b > nb:  # thick restart: V <- the b Ritz vectors (their images are known)
-            for i in range(b):
-                for j in range(r):
-                    V[i, j] = w.Q[i, j]
-                    w.BV[i, j] = w.R[i, j] + theta[i] * w.Q[i, j]
-                for j in range(b):
-                    w.T[i, j] = theta[i] if i == j else 0.0
-            nv = b
-        n0 = nv
-        for i in range(b):
-            if nv < nb and res[i] > tol * scale:
-                nv = _append(V, nv, w.R[i], r, 1e-10)
-        if nv == n0:
-            break
-        _matvecs(B, V, w.BV, n0, nv)
-        nmv += nv - n0
-        theta, res = _ritz(w, n0, nv, b, scale)
-    return theta, res, nmv, converged
-
-
-@jit
-def _prove(B, w, k, sigma, theta, rf):
-    """Inertia proof that ``lambda_{k+1}(B) < sigma``: ``sigma I - (B - P)`` positive definite
-    with ``P = sum_{i<k} mu_i x_i x_i^T``, ``mu_i = 2 (theta_i - sigma) + rf`` (``x_i = Q[i]``)."""
-    r = B.shape[0]
-    M = w.work  # lower triangle of B - P; exceeds factors it in place (it reads row j up to j)
-    for i in range(r):
-        for j in range(i + 1):
-            M[i, j] = B[i, j]
-    for l in range(k):
-        mu = 2.0 * (theta[l] - sigma) + rf
-        if mu > 0.0:
-            x = w.Q[l]
-            for i in range(r):
-                c = mu * x[i]
-                for j in range(i + 1):
-                    M[i, j] -= c * x[j]
-    w.info[I_PROOFS] += 1.0
-    return not exceeds(M, sigma, M)
-
-
-@jit
-def _subspace(B, w, scale, drift):
-    """:func:`top_pairs` by block Davidson; returns ``CERTIFIED`` or -1 (no certificate)."""
-    r = B.shape[0]
-    k = w.lam.shape[0]
-    b = w.Q.shape[0]
-    info = w.info
-    cold = info[I_WARM] == 0.0
-    theta, res, nmv, converged = _davidson(B, w, k, b, scale, cold, info[I_TOL], MAXIT)
-    info[I_NMV] = nmv
-    info[I_WARM] = 1.0
-    if not converged:
-        return -1
-    rf = 0.0
-    for i in range(k):
-        rf += res[i] * res[i]
-    rf = math.sqrt(rf) + 8.0 * r * EPS * scale
-    beta = info[I_BETA] + drift
-    lo = theta[k - 1] - rf
-    if not (lo > beta):  # the carried bound does not separate: prove a new one
-        beta = math.inf
-        nxt = theta[k] if b > k else theta[k - 1] - scale
-        for frac in (0.5, 0.1):
-            sigma = lo - frac * max(lo - nxt, 0.0)
-            if sigma < lo and _prove(B, w, k, sigma, theta, rf):
-                beta = sigma
-                break
-        if not (lo > beta):
-            info[I_BETA] = math.inf
-            return -1
-    info[I_BETA] = beta
-    info[I_GAP] = lo - beta
-    order = np.arange(k)
-    _emit(w, order, w.Q, theta, res)
-    for i in range(k):
-        delta = theta[i] - beta
-        for j in range(k):
-            if j != i:
-                delta = min(delta, abs(theta[i] - theta[j]) - rf)
-        bound = rf if not (delta > rf) else min(rf, res[i] * res[i] / delta)
-        w.err[i] = bound + 8.0 * r * EPS * scale
-    return CERTIFIED
 
 
 # ------------------------------------------------------------------------------------------
