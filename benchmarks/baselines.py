@@ -14,6 +14,8 @@ of a diagnostic array belongs to theta_t (t = 0 .. steps-1); the final state is 
 * :func:`torch_autograd_loop` -- PyTorch (CPU, float64) autograd training loop; sharpness as in
   Cohen et al. (2021): top Hessian eigenvalue from Hessian-vector products (double backward)
   through ``scipy.sparse.linalg.eigsh``. torch is imported lazily.
+* :func:`torch_eigenthings_loop` -- PyTorch GD with the top Hessian eigenvalue every step from the
+  ``hessian-eigenthings`` package's Lanczos (the ``bench`` extra: torch, hessian-eigenthings).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ __all__ = [
     "numpy_full_loop",
     "torch_autograd_loop",
     "gram_matrix",
+    "torch_eigenthings_loop",
 ]
 
 
@@ -245,5 +248,61 @@ def torch_autograd_loop(A, W, X, Y, eta, steps, sharpness: bool = False, sharpne
         if sharpness:
             out["sharpness"] = sharp
         return out
+    finally:
+        torch.set_num_threads(prev_threads)
+
+
+def torch_eigenthings_loop(A, W, X, Y, eta, steps, max_iter: int = 30, tol: float = 1e-8,
+                           num_threads: int = 1):
+    """PyTorch (CPU, float64) GD with the top Hessian eigenvalue every step from the
+    ``hessian-eigenthings`` package (``HessianOperator``: exact double-backward Hessian-vector
+    products; ``lanczos(k=1, which='LA')`` with ``max_iter`` Lanczos steps, full
+    reorthogonalisation), as an edge-of-stability study would write it.
+
+    The network is an ``nn.Module`` with parameters ``A`` (m,) and ``W`` (m, d),
+    ``F = X^T W^T A / sqrt(m)``, loss ``||F - Y||^2 / n``. Returns ``{"A", "W", "loss",
+    "sharpness"}`` (per step, at the pre-update iterate).
+    """
+    import torch
+    from hessian_eigenthings import HessianOperator, lanczos
+    from torch import nn
+
+    prev_threads = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        dt = torch.float64
+        m = A.shape[0]
+        inv_sq = 1.0 / float(np.sqrt(m))
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.A = nn.Parameter(torch.tensor(np.asarray(A, np.float64), dtype=dt))
+                self.W = nn.Parameter(torch.tensor(np.asarray(W, np.float64), dtype=dt))
+
+            def forward(self, x):
+                return (x.T @ (self.W.T @ self.A)) * inv_sq
+
+        net = Net()
+        batch = (torch.tensor(np.asarray(X, np.float64), dtype=dt),
+                 torch.tensor(np.asarray(Y, np.float64), dtype=dt))
+
+        def loss_fn(model, b):
+            return ((model(b[0]) - b[1]) ** 2).mean()
+
+        op = HessianOperator(net, [batch], loss_fn)
+        losses, sharp = np.empty(steps), np.empty(steps)
+        for t in range(steps):
+            res = lanczos(op, k=1, which="LA", max_iter=max_iter, tol=tol, seed=0)
+            sharp[t] = float(res.eigenvalues[0])
+            loss = loss_fn(net, batch)
+            net.zero_grad()
+            loss.backward()
+            losses[t] = loss.item()
+            with torch.no_grad():
+                for p in net.parameters():
+                    p -= eta * p.grad
+        return {"A": net.A.detach().numpy().copy(), "W": net.W.detach().numpy().copy(),
+                "loss": losses, "sharpness": sharp}
     finally:
         torch.set_num_threads(prev_threads)

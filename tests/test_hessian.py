@@ -117,7 +117,7 @@ def test_engines_agree_on_sharpness_hessian_at_small_m():
               eta=0.02, steps=60, record_every=3, hessian=True)
     full = eosdyn.simulate(engine="full", **kw)
     red = eosdyn.simulate(engine="reduced", **kw)
-    assert full.attrs["hessian_method"].startswith("lanczos")
+    assert "full engine's running statistics" in full.attrs["hessian_method"]
     assert red.attrs["hessian_method"].startswith("reduced")
     np.testing.assert_allclose(full.sharpness_hessian.values, red.sharpness_hessian.values,
                                rtol=1e-8)

@@ -53,8 +53,11 @@ Cost ``O(r^3)`` per state, independent of m: :func:`sharpness_reduced`. In param
 (``O(m d + n d)`` each), warm-started from a previous eigenvector.
 
 With ``hessian=True`` a run records ``sharpness_hessian`` at every recorded step
-(:class:`HessianRecorder`): the ``full`` engine by Lanczos on ``(A, W)``, the others by the
-reduced formula.
+(:class:`HessianRecorder`), by the reduced formula for every engine: the ``full`` engine's state
+``(a, u, G)`` comes from its parameters through the running statistics ``h = W^T A``,
+``Ghat = U^T W^T W U`` its kernel keeps (``O(d r)`` per recorded step, refreshed from ``W`` in
+``O(m d r)`` every few thousand steps); :func:`sharpness_lanczos` stays as the parameter-space
+cross-check (tests).
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ def sharpness_reduced(a, u, G, s, z, n, m, ws=None) -> float:
     G = np.ascontiguousarray(G, dtype=float)
     ws = scratch(u.size) if ws is None else ws
     return float(hessian_numba.sharpness(float(a), u, G, np.ascontiguousarray(s, float),
-                                         np.ascontiguousarray(z, float), float(n), float(m), *ws))
+                                         np.ascontiguousarray(z, float), float(n), float(m), ws))
 
 
 def hvp(A, W, X, Y, v) -> np.ndarray:
@@ -133,8 +136,8 @@ def sharpness_lanczos(A, W, X, Y, v0=None, tol: float = 0.0):
 class HessianRecorder(RowRecorder):
     """Wraps an engine and records ``lambda_max(grad^2 L)`` at every recorded step.
 
-    The ``full`` engine (Lanczos on its parameters, warm-started from the previous eigenvector)
-    and the flow are driven with ``advance(t, t_rec)`` so that their state sits exactly at the
+    The ``full`` engine (the reduced formula on its running statistics) and the flow are driven
+    with ``advance(t, t_rec)`` so that their state sits exactly at the
     recorded step ``t_rec`` (:class:`~eosdyn.engines.recorder.RowRecorder`). The GD map engines
     (``reduced``, ``first-order``) run untouched and the states of their recorded steps are
     regenerated afterwards by :func:`eosdyn.analysis.replay.states_at` (the same numba ``step``, so the
@@ -144,9 +147,8 @@ class HessianRecorder(RowRecorder):
 
     def __init__(self, engine):
         super().__init__(engine, self._hessian)
-        self.lanczos = bool(getattr(engine, "needs_parameters", False))
-        self.replay = hasattr(engine, "order") and not self.lanczos
-        self.v0 = None
+        self.parameters = bool(getattr(engine, "needs_parameters", False))
+        self.replay = hasattr(engine, "order") and not self.parameters
         self.H = scratch(self.pb.data.rank)
 
     def advance(self, t0: int, t1: int) -> None:
@@ -157,12 +159,6 @@ class HessianRecorder(RowRecorder):
 
     def _hessian(self, engine) -> float:
         d = self.pb.data
-        if self.lanczos:
-            A, W = engine.A, engine.W
-            if not (np.all(np.isfinite(A)) and np.all(np.isfinite(W))):
-                return np.nan
-            lam, self.v0 = sharpness_lanczos(A, W, d.X, d.Y, v0=self.v0)
-            return lam
         st = current_statistics(engine)
         return sharpness_reduced(st.a, st.u, st.G, d.s, d.z, d.n, self.pb.params.m, self.H)
 
@@ -176,12 +172,12 @@ class HessianRecorder(RowRecorder):
             values = np.full(nrow, np.nan)
             hessian_numba.sharpness_of_states(
                 states_at(ds, ds.step.values), np.ascontiguousarray(d.s), np.ascontiguousarray(d.z),
-                float(d.n), float(self.pb.params.m), values, *self.H)
+                float(d.n), float(self.pb.params.m), values, self.H)
         else:
             values = self.values[:nrow, 0].copy()
         ds["sharpness_hessian"] = (("step",), values)
         ds.attrs["hessian_method"] = (
-            "lanczos (scipy eigsh on exact Hessian-vector products in (A, W))" if self.lanczos
-            else "reduced (exact m-independent formula, eosdyn.analysis.hessian)"
+            "reduced (exact m-independent formula, eosdyn.analysis.hessian"
+            + (", from the full engine's running statistics of (A, W))" if self.parameters else ")")
         )
         return annotate(ds)

@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from ..kernels import flow_numba
+from ..kernels import eigen_numba, flow_numba
 from ..kernels import layout as L
 from ..kernels.diagnostics_numba import workspace
 from ..model.init import Statistics
@@ -78,6 +78,7 @@ class FlowField:
         self.u, self.G = np.zeros(r), np.zeros((r, r))
         self.scr = (np.zeros(r), np.zeros((r, r)), np.zeros(r), np.zeros(r))
         self.K = np.zeros((r, r))
+        self.ew = eigen_numba.work(r, 1, vectors=False)
         self.nfev = 0
         self.njev = 0
 
@@ -107,7 +108,8 @@ class FlowField:
         return sparse.csc_matrix((vals, (rows, cols)), shape=(y.size, y.size))
 
     def eta_sharpness(self, y) -> float:
-        return self.eta * flow_numba.sharpness(y, self.s, self.n, self.m, self.u, self.G, self.K)
+        return self.eta * flow_numba.sharpness(y, self.s, self.n, self.m, self.u, self.G, self.K,
+                                               self.ew)
 
     def reducible_loss(self, y) -> float:
         return flow_numba.reducible_loss(y, self.s, self.z, self.n, self.u, self.G, self.scr[2])

@@ -9,14 +9,15 @@ and keeps running summaries instead of a per-step record:
   ``CONVERGED`` when the reducible loss ``||delta||^2 / n <= loss_tol``, ``DIVERGED`` when the
   loss or ``a`` exceed ``max_loss`` or are not finite);
 * the edge-of-stability crossings: ``Lambda > 2/eta`` is decided every ``sharp_every``-th step
-  without computing ``Lambda``, by the inertia of ``(2/eta) I - K`` (``K = (2/n) S ((a/m) I + G) S``,
+  without computing ``Lambda``, by the inertia of ``(2/eta) I - K`` (``eigen_numba.exceeds``;
+  ``K = (2/n) S ((a/m) I + G) S``,
   so ``Lambda < 2/eta`` iff ``(2/eta) I - K`` is positive definite, i.e. iff its ``L D L^T``
   factorisation without pivoting has only positive pivots, Sylvester's law of inertia); this
   costs ``~r^3/6`` flops instead of an eigenvalue solve. ``first_cross_step`` is the first
   checked step above the edge, ``n_eos_cycles`` the number of checked steps that are above
   while the previous checked step was not (step 0 above counts as one), as in
   :func:`eosdyn.analysis.summary.summarize`;
-* ``eta * Lambda`` itself (warm-started, certified ``max_eigval_warm``) only where needed: at
+* ``eta * Lambda`` itself (warm-started, certified ``eigen_numba.top_pairs``) only where needed: at
   step 0, at recorded steps, in the tail ``t >= tail_start`` (its min and max), in the orbit
   window ``t >= orbit_start`` and at the final step;
 * ``max_loss`` over all steps, ``final_loss``;
@@ -30,9 +31,9 @@ import math
 import numpy as np
 from numba import prange
 
+from . import eigen_numba as E
 from . import layout as L
 from ._numba import jit
-from .eig_numba import max_eigval_warm
 from .reduced_numba import residual_terms, step
 from .tangent_numba import jvp, scale_tangent, tangent_norms
 
@@ -51,31 +52,11 @@ NEUTRAL_FLOOR = 1e-100
 
 
 @jit
-def above_edge(a, G, s, n, m, sigma, work):
-    """True unless ``sigma I - K`` is positive definite, ``K = (2/n) S ((a/m) I + G) S``.
-
-    Left-looking ``L D L^T`` without pivoting on the lower triangle of ``sigma I - K`` in
-    ``work``; stops at the first pivot that is not ``> 0`` (NaN included).
-    """
-    r = s.shape[0]
-    c = 2.0 / n
-    am = a / m
-    for j in range(r):
-        for i in range(j):
-            acc = -(c * s[j] * s[i] * G[j, i])
-            for k in range(i):
-                acc -= work[j, k] * work[i, k]
-            work[j, i] = acc
-        dj = sigma - c * s[j] * s[j] * (G[j, j] + am)
-        for i in range(j):
-            t = work[j, i]
-            v = t * work[i, i]
-            work[j, i] = v
-            dj -= v * t
-        if not (dj > 0.0):
-            return True
-        work[j, j] = 1.0 / dj
-    return False
+def above_edge(a, G, s, n, m, sigma, K, work):
+    """True unless ``sigma I - K`` is positive definite, ``K = (2/n) S ((a/m) I + G) S``: the one
+    inertia test of :mod:`.eigen_numba` (``E.exceeds``) on ``K`` built in ``K``."""
+    gram(a, G, s, n, m, K)
+    return E.exceeds(K, sigma, work)
 
 
 @jit
@@ -91,8 +72,9 @@ def gram(a, G, s, n, m, K):
 
 
 @jit
-def _observe(state, u, G, s, z, y_perp2, n, m, eta, K, v, work, piv, e, ev, out):
-    """Fill ``out[O_*]`` for the current state; ``v`` carries the warm top eigenvector."""
+def _observe(state, u, G, s, z, y_perp2, n, m, eta, K, ew, out):
+    """Fill ``out[O_*]`` for the current state; the eigen workspace ``ew`` carries the warm top
+    eigenvector (:func:`eigen_numba.top_pairs`)."""
     r = s.shape[0]
     a = state[0]
     ex = 0.0
@@ -110,10 +92,11 @@ def _observe(state, u, G, s, z, y_perp2, n, m, eta, K, v, work, piv, e, ev, out)
         out[O_DV1] = np.nan
         return
     gram(a, G, s, n, m, K)
-    out[O_ES] = eta * max_eigval_warm(K, v, work, piv, e, ev)
+    E.top_pairs(K, ew, math.inf)
+    out[O_ES] = eta * ew.lam[0]
     dv1 = 0.0
     for i in range(r):
-        dv1 += (s[i] * u[i] - z[i]) * v[i]
+        dv1 += (s[i] * u[i] - z[i]) * ew.x[0, i]
     out[O_DV1] = dv1
 
 
@@ -175,11 +158,8 @@ def run_cell(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_ev
     dGg = np.zeros(r)
     K = np.zeros((r, r))
     work = np.zeros((r, r))
-    piv = np.zeros(r, dtype=np.int64)
-    e = np.zeros(r)
-    ev = np.zeros(r)
-    v = np.zeros(r)
-    v[0] = 1.0
+    ew = E.new_work(r, 1, True, -1)
+    ew.x[0, 0] = 1.0
     obs = np.zeros(NOBS)
     ta = np.empty(1)
     ta[0] = tangent0[0]
@@ -215,7 +195,7 @@ def run_cell(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_ev
         elif t == steps:
             code = L.MAX_STEPS
         if ok and (t % sharp_every == 0 or code >= 0):
-            above = above_edge(a, G, s, n, m, sigma, work)
+            above = above_edge(a, G, s, n, m, sigma, K, work)
             if above and not prev_above:
                 ncyc += 1
                 if first < 0:
@@ -224,7 +204,7 @@ def run_cell(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_ev
         rec = nrec > 0 and t % every == 0 and t // every < nrec
         need = t == 0 or rec or t >= tail_start or t >= orbit_start or code >= 0
         if need:
-            _observe(state, u, G, s, z, y_perp2, n, m, eta, K, v, work, piv, e, ev, obs)
+            _observe(state, u, G, s, z, y_perp2, n, m, eta, K, ew, obs)
             es = obs[O_ES]
             if t == 0:
                 fsum[F_INIT_ES] = es

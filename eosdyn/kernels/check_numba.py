@@ -19,7 +19,7 @@ from . import diagnostics_numba as dg
 from . import hessian_numba
 from . import layout as L
 from ._numba import jit
-from .eig_numba import sym_eigvals
+from .eigen_numba import sym_eigvals
 from .reduced_numba import step
 
 # columns of the derived table
@@ -110,8 +110,7 @@ def derive(As, Us, Gs, s, z, y_perp2, n, m, eta, hessian, mats, vecs, piv, row, 
             rp[i] -= eta * ev[i]
             q_prev[i] = q[i]
         if hessian != 0:
-            o[HESS] = hessian_numba.sharpness(a, u, G, s, z, n, m, hws[0], hws[1], hws[2], hws[3],
-                                              hws[4], hws[5], hws[6], hws[7], hws[8])
+            o[HESS] = hessian_numba.sharpness(a, u, G, s, z, n, m, hws)
         else:
             o[HESS] = math.nan
 

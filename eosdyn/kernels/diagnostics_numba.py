@@ -16,30 +16,32 @@ import math
 
 import numpy as np
 
+from . import eigen_numba as E
 from . import layout as L
 from ._numba import jit
-from .sturm_numba import max_eig_certified, top_eigvec_shifted, top_two, tridiagonal
 
-# rows of the ``vecs`` workspace (r,)-vectors; V_Q1.. persist between calls (warm starts:
-# eigenvectors, and in element 0 of V_W1, V_W2 the previous lambda_1, lambda_2 of K)
-V_DELTA, V_EV, V_E, V_TMP, V_Q1, V_QA, V_QS = 0, 1, 2, 3, 4, 5, 6
-V_W1, V_W2, V_WA, V_WS = 7, 8, 9, 10
-NVECS = 11
-# slices of the ``mats`` workspace (r, r)-matrices
-M_K, M_KA, M_KS, M_WORK = 0, 1, 2, 3
+# rows of the ``vecs`` workspace (r,)-vectors: delta = S u - z, the top eigenvector q_1 of K
+# (a copy of the K tracker's), a scratch row, and in V_PREV[0:3] the shifts beta of K, K_A, K*
+# at the previous call (the Weyl drift of the block eigen path; NaN: none yet)
+V_DELTA, V_Q1, V_TMP, V_PREV = 0, 1, 2, 3
+NVECS = 4
+# slices of the ``mats`` workspace (r, r)-matrices: K, K_A, K*, and G at the previous call
+M_K, M_KA, M_KS, M_GPREV = 0, 1, 2, 3
 NMATS = 4
+# the three eigen trackers of ``eig`` (each an :class:`eigen_numba.Work`)
+E_K, E_KA, E_KS = 0, 1, 2
 
 
 def workspace(r: int):
-    """Fresh workspace for :func:`diagnose`; the warm eigenvectors start along e_1."""
+    """Fresh workspace ``(mats, vecs, eig)`` for :func:`diagnose`: eigen trackers for ``K``
+    (top two pairs), ``K_A`` and ``K*`` (top pair); ``q_1``'s sign reference starts along e_1."""
     mats = np.zeros((NMATS, r, r))
     vecs = np.zeros((NVECS, r))
-    for k in (V_Q1, V_QA, V_QS):
-        vecs[k, 0] = 1.0
-    for k in (V_W1, V_W2, V_WA, V_WS):
-        vecs[k, 0] = np.nan
-    piv = np.zeros(r, dtype=np.int64)
-    return mats, vecs, piv
+    vecs[V_Q1, 0] = 1.0
+    vecs[V_PREV, :] = np.nan
+    eig = (E.work(r, 2, vectors="top"), E.work(r, 1, vectors=False), E.work(r, 1, vectors=False))
+    eig[E_K].x[0, 0] = 1.0
+    return mats, vecs, eig
 
 
 @jit
@@ -50,20 +52,16 @@ def state_is_finite(a, u, G):
     for i in range(u.shape[0]):
         if not math.isfinite(u[i]):
             return False
-    for i in range(G.shape[0]):
-        for j in range(G.shape[1]):
-            if not math.isfinite(G[i, j]):
-                return False
-    return True
+    return E.is_finite(G)
 
 
 @jit
-def diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, out):
+def diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, eig, out):
     """Write the ``NDIAG`` diagnostics of state ``(a, u, G)`` into ``out[0:NDIAG]``.
 
-    ``vecs[V_Q1]``, ``vecs[V_QA]``, ``vecs[V_QS]`` carry the previous top eigenvectors of
-    ``K``, ``K_A`` and ``K*`` (warm starts; ``q_1``'s sign is kept continuous).
-    A non-finite state gives NaN diagnostics (``loss`` and ``a_norm2`` are still written).
+    The eigen trackers in ``eig`` carry the previous eigenvectors of ``K``, ``K_A``, ``K*``
+    (warm starts; ``q_1``'s sign is kept continuous). A non-finite state gives NaN diagnostics
+    (``loss`` and ``a_norm2`` are still written).
     """
     r = s.shape[0]
     delta = vecs[V_DELTA]
@@ -81,6 +79,7 @@ def diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, out):
         for k in range(1, L.NDIAG):
             if k != L.A_NORM2:
                 out[k] = np.nan
+        vecs[V_PREV, 0] = np.nan
         return
     K = mats[M_K]
     KA = mats[M_KA]
@@ -97,86 +96,66 @@ def diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, out):
         for j in range(r):
             KS[i, j] = K[i, j]
         KS[i, i] -= cs * s[i] * s[i]
-    _spectra(K, KA, KS, delta, d2, n, mats, vecs, piv, out)
+    _spectra(K, KA, KS, G, s, c, am, am - cs / c, delta, d2, n, mats, vecs, eig, out)
     out[L.DTF] = fd
     out[L.SHARP_MW] = c * am * s[0] * s[0]
 
 
 @jit
-def _spectra(K, KA, KS, delta, d2, n, mats, vecs, piv, out):
-    """Eigen-diagnostics, every one warm-started from the previous call (:mod:`.sturm_numba`).
+def _drifts(G, s, c, beta_k, beta_s, mats, vecs):
+    """Weyl drifts ``||B - B_prev||_2`` of ``K``, ``K_A``, ``K*`` since the previous call, all
+    three ``c S (G + beta I) S``: ``<= c (||S (G - G_prev) S||_F + |beta - beta_prev| max s^2)``.
+    One pass over ``G``; ``G_prev`` and the shifts are updated. ``inf`` on the first call."""
+    r = s.shape[0]
+    Gp = mats[M_GPREV]
+    prev = vecs[V_PREV]
+    acc = 0.0
+    for i in range(r):
+        si = s[i]
+        for j in range(r):
+            d = (G[i, j] - Gp[i, j]) * si * s[j]
+            acc += d * d
+            Gp[i, j] = G[i, j]
+    f = math.sqrt(acc)
+    s2 = 0.0
+    for i in range(r):
+        s2 = max(s2, s[i] * s[i])
+    first = not (prev[0] == prev[0])
+    dk = math.inf if first else c * (f + abs(beta_k - prev[0]) * s2)
+    da = math.inf if first else c * f
+    ds = math.inf if first else c * (f + abs(beta_s - prev[2]) * s2)
+    prev[0] = beta_k
+    prev[1] = 0.0
+    prev[2] = beta_s
+    return dk, da, ds
 
-    ``K``: Householder to tridiagonal, then Sturm-sequence Newton from a certified start for
-    lambda_1 and lambda_2, bisection where Newton stalls. ``K_A``, ``K*``: the Rayleigh
-    quotient of a warm vector certified by an inertia test, refined by shift-and-invert
-    (:func:`.sturm_numba.max_eig_certified`), the Sturm kernels as fallback. ``q_1``:
-    inverse iteration with the positive definite shift
-    ``(lambda_1 + tau) I - K``. No LAPACK call and no allocation: O(r^3) per call with small
-    constants, as fast as LAPACK's ``syevd`` here up to r ~ 200 and far faster for small r.
-    """
+
+@jit
+def _spectra(K, KA, KS, G, s, c, beta_k, beta_s, delta, d2, n, mats, vecs, eig, out):
+    """Eigen-diagnostics through the one eigen contract (:func:`eigen_numba.top_pairs`):
+    ``lambda_1, lambda_2, q_1`` of ``K`` and ``lambda_max`` of ``K_A`` and ``K*``, each warm-started
+    from the previous call and certified (whole-space Jacobi for small r, block Davidson with
+    a carried inertia proof for large r)."""
     r = K.shape[0]
-    work = mats[M_WORK]
-    lam1, lam2 = _top(K, work, vecs, V_W1, True)
+    wk = eig[E_K]
+    if wk.Q.shape[0] == r and wk.old.shape[0] == 0:
+        dk = da = ds = math.inf  # the whole-space path needs no drift
+    else:
+        dk, da, ds = _drifts(G, s, c, beta_k, beta_s, mats, vecs)
+    E.top_pairs(K, wk, dk)
+    lam1 = wk.lam[0]
     out[L.SHARP] = lam1
+    lam2 = wk.lam[1] if r >= 2 else 0.0
     out[L.LAM2] = lam2 if (r >= 2 and (lam2 > 0.0 or n == r)) else 0.0
     q1 = vecs[V_Q1]
-    tmp = vecs[V_TMP]
-    scale = 0.0
-    for i in range(r):
-        scale = max(scale, abs(K[i, i]))
-    if not top_eigvec_shifted(K, lam1, scale, q1, tmp, work):
-        for i in range(r):  # no eigenvector found (not seen in practice): flag D^T v_1
-            tmp[i] = np.nan
-    _set_dv1(q1, tmp, delta, d2, out)
-    out[L.SHARP_MA] = _top_warm(KA, work, vecs, V_QA, V_WA, scale)
-    lam_s = _top_warm(KS, work, vecs, V_QS, V_WS, scale)
-    out[L.SHARP_MSTAR] = lam_s if (lam_s > 0.0 or n == r) else 0.0
-
-
-@jit
-def _top_warm(B, work, vecs, vslot, wslot, scale):
-    """``lambda_max(B)``: certified from the warm vector ``vecs[vslot]`` (O(r^3/6) per check),
-    else by the Sturm kernels (whose O(4 r^3/3) reduction costs more for large r)."""
-    lam = max_eig_certified(B, vecs[vslot], scale, work)
-    if not (lam == lam):
-        lam = _top(B, work, vecs, wslot, False)[0]
-        v = vecs[vslot]
-        tmp = vecs[V_TMP]
-        if top_eigvec_shifted(B, lam, scale, v, tmp, work):  # a good warm vector for next time
-            for i in range(v.shape[0]):
-                v[i] = tmp[i]
-    return lam
-
-
-@jit
-def _top(B, work, vecs, slot, want2):
-    """Largest (and second) eigenvalue of ``B``, warm-started from ``vecs[slot(, +1), 0]``."""
-    d = vecs[V_EV]
-    e2 = vecs[V_E]
-    lo, hi = tridiagonal(B, work, d, e2)
-    warm2 = vecs[slot + 1, 0] if want2 else np.nan
-    lam1, lam2 = top_two(d, e2, lo, hi, vecs[slot, 0], warm2, want2)
-    vecs[slot, 0] = lam1
-    if want2:
-        vecs[slot + 1, 0] = lam2
-    return lam1, lam2
-
-
-@jit
-def _second(ev, r, n):
-    """lambda_2(M) from the ascending spectrum of K (M has n - r further zero eigenvalues)."""
-    if r < 2:
-        return 0.0
-    lam2 = ev[r - 2]
-    return lam2 if (lam2 > 0.0 or n == r) else 0.0
-
-
-@jit
-def _set_dv1(q1, q_new, delta, d2, out):
-    """Store the new top eigenvector in ``q1``; write D^T v_1 and ||R||^2."""
     dv1 = 0.0
-    for i in range(q1.shape[0]):
-        q1[i] = q_new[i]
-        dv1 += delta[i] * q_new[i]
+    for i in range(r):
+        q1[i] = wk.x[0, i]
+        dv1 += delta[i] * q1[i]
     out[L.DV1] = dv1
     out[L.R_NORM2] = d2 - dv1 * dv1
+    E.top_pairs(KA, eig[E_KA], da)
+    out[L.SHARP_MA] = eig[E_KA].lam[0]
+    E.top_pairs(KS, eig[E_KS], ds)
+    lam_s = eig[E_KS].lam[0]
+    out[L.SHARP_MSTAR] = lam_s if (lam_s > 0.0 or n == r) else 0.0

@@ -12,8 +12,7 @@ loss of a flat state (event functions), and a finiteness/overflow test.
 
 import math
 
-import numpy as np
-
+from . import eigen_numba as E
 from . import layout as L
 from ._numba import jit
 from .diagnostics_numba import diagnose
@@ -67,8 +66,9 @@ def reducible_loss(y, s, z, n, u, G, g):
 
 
 @jit
-def sharpness(y, s, n, m, u, G, K):
-    """``Lambda = lambda_max((2/n) S ((a/m) I + G) S)``; NaN for a non-finite state."""
+def sharpness(y, s, n, m, u, G, K, ew):
+    """``Lambda = lambda_max((2/n) S ((a/m) I + G) S)`` (:func:`eigen_numba.top_pairs`, warm from
+    the tracker ``ew``); NaN for a non-finite state."""
     r = s.shape[0]
     a = unpack(y, u, G)
     for i in range(y.shape[0]):
@@ -79,7 +79,8 @@ def sharpness(y, s, n, m, u, G, K):
         for j in range(r):
             K[i, j] = c * s[i] * s[j] * G[i, j]
         K[i, i] += c * s[i] * s[i] * a / m
-    return np.linalg.eigvalsh(K)[r - 1]
+    E.top_pairs(K, ew, math.inf)
+    return ew.lam[0]
 
 
 @jit

@@ -17,18 +17,21 @@ import math
 
 import numpy as np
 
+from . import eigen_numba as E
 from ._numba import jit
-from .eig_numba import max_eigval_warm
 
 _EPS = 2.220446049250313e-16
 
 
 def workspace(r: int):
-    """Scratch for :func:`sharpness` at rank r (the warm eigenvector persists in ``v``)."""
+    """Scratch ``(H, C, R, gh, prev, ew)`` for :func:`sharpness` at rank r: the eigen tracker
+    ``ew`` (:func:`eigen_numba.work`) keeps the warm top eigenvector of ``H`` and ``prev`` the
+    previous ``H`` (its Weyl drift)."""
     k = 3 * r + 2
-    v = np.full(k, 1.0 / math.sqrt(k))
-    return (np.zeros((k, k)), np.zeros((r + 1, r + 1)), np.zeros((r + 1, r + 1)), v,
-            np.zeros((k, k)), np.zeros(k, dtype=np.int64), np.zeros(k), np.zeros(k), np.zeros(r))
+    ew = E.work(k, 1, vectors=False)
+    ew.x[0, :] = 1.0 / math.sqrt(k)
+    return (np.zeros((k, k)), np.zeros((r + 1, r + 1)), np.zeros((r + 1, r + 1)), np.zeros(r),
+            np.full((k, k), np.nan), ew)
 
 
 @jit
@@ -74,16 +77,21 @@ def _factor_cholesky(C, R):
 @jit
 def _factor_eigh(C, R):
     """``C = R^T R`` with ``R`` (rho rows used) from the eigenpairs above a relative cut
-    (rank-deficient C, e.g. m < r + 1); returns rho."""
+    (rank-deficient C, e.g. m < r + 1; :func:`eigen_numba.all_pairs`); returns rho."""
     p = C.shape[0]
-    mu, Phi = np.linalg.eigh(C)
-    cut = 64.0 * p * _EPS * max(abs(mu[p - 1]), 1e-300)
+    mu = np.empty(p)
+    Phi = np.empty((p, p))  # eigenvectors as rows
+    E.all_pairs(C, mu, Phi, np.empty(p))
+    top = 0.0
+    for k in range(p):
+        top = max(top, abs(mu[k]))
+    cut = 64.0 * p * _EPS * max(top, 1e-300)
     rho = 0
     for k in range(p):
         if mu[k] > cut:
             sq = math.sqrt(mu[k])
             for j in range(p):
-                R[rho, j] = sq * Phi[j, k]
+                R[rho, j] = sq * Phi[k, j]
             rho += 1
     return rho
 
@@ -141,12 +149,13 @@ def build(a, u, G, s, z, m, H, C, R, gh):
 
 
 @jit
-def sharpness(a, u, G, s, z, n, m, H, C, R, v, work, piv, e, out, gh):
+def sharpness(a, u, G, s, z, n, m, ws):
     """``lambda_max`` of the Hessian of ``L = ||D||^2 / n`` at the state ``(a, u, G)``.
 
-    Scratch from :func:`workspace`; ``v`` carries the previous top eigenvector (warm start of
-    the certified ``max_eigval_warm``). NaN for a non-finite state.
+    ``ws`` from :func:`workspace`; its eigen tracker carries the previous top eigenvector (warm
+    start of the certified :func:`eigen_numba.top_pairs`). NaN for a non-finite state.
     """
+    H, C, R, gh, prev, ew = ws
     r = u.shape[0]
     if not math.isfinite(a):
         return math.nan
@@ -158,16 +167,21 @@ def sharpness(a, u, G, s, z, n, m, H, C, R, v, work, piv, e, out, gh):
                 return math.nan
     kdim, nu, rho = build(a, u, G, s, z, m, H, C, R, gh)
     if kdim == H.shape[0]:
-        lam = max_eigval_warm(H, v, work, piv, e, out)
-    else:   # rank-deficient C: a smaller matrix, solved directly
-        lam = np.linalg.eigvalsh(H[:kdim, :kdim].copy())[kdim - 1]
+        E.top_pairs(H, ew, E.frobenius_drift(H, prev))
+        lam = ew.lam[0]
+    else:   # rank-deficient C: a smaller matrix, solved from scratch
+        Hk = H[:kdim, :kdim].copy()
+        wk = E.new_work(kdim, 1, False, -1)
+        E.top_pairs(Hk, wk, math.inf)
+        lam = wk.lam[0]
+        prev[0, 0] = np.nan
     if m > rho and nu > lam:
         lam = nu
     return (2.0 / n) * lam
 
 
 @jit
-def sharpness_of_states(Y, s, z, n, m, out, H, C, R, v, work, piv, e, o, gh):
+def sharpness_of_states(Y, s, z, n, m, out, ws):
     """``out[k]`` = :func:`sharpness` of the flat state ``Y[k] = [a, u, G.ravel()]``, in order
     (the warm eigenvector follows the states)."""
     r = s.shape[0]
@@ -178,4 +192,4 @@ def sharpness_of_states(Y, s, z, n, m, out, H, C, R, v, work, piv, e, o, gh):
             u[i] = Y[k, 1 + i]
             for j in range(r):
                 G[i, j] = Y[k, 1 + r + i * r + j]
-        out[k] = sharpness(Y[k, 0], u, G, s, z, n, m, H, C, R, v, work, piv, e, o, gh)
+        out[k] = sharpness(Y[k, 0], u, G, s, z, n, m, ws)

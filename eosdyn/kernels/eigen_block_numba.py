@@ -1,0 +1,216 @@
+"""The block path of the eigen contract (:mod:`.eigen_numba`, ``r > R_FULL``): block Davidson with
+thick restart on ``O(r^2)`` matrix-vector products, and the inertia proof of the gap."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._numba import jit
+from .eigen_base_numba import (
+    CERTIFIED,
+    I_BETA,
+    I_GAP,
+    I_NMV,
+    I_PROOFS,
+    I_TOL,
+    I_WARM,
+    MAXIT,
+    _emit,
+    _matvecs,
+    _normalize,
+    _top_order,
+)
+from .eigen_dense_numba import EPS, dot, exceeds, jacobi
+
+
+@jit
+def _append(V, nv, x, r, floor):
+    """Orthogonalise ``x`` against ``V[:nv]`` (classical Gram-Schmidt, twice) and append it as row
+    ``nv`` if what is left is above ``floor`` times its norm; returns the new row count."""
+    nx = math.sqrt(dot(x, x, r))
+    if not (nx > 0.0 and nx < math.inf):
+        return nv
+    v = V[nv]
+    for j in range(r):
+        v[j] = x[j] / nx
+    for _ in range(2):
+        for l in range(nv):
+            c = dot(v, V[l], r)
+            vl = V[l]
+            for j in range(r):
+                v[j] -= c * vl[j]
+    if _normalize(v) > floor:
+        return nv + 1
+    return nv
+
+
+@jit
+def _ritz(w, n0, nv, b, scale):
+    """Rayleigh-Ritz on ``V[:nv]`` (``T = V B V^T`` kept in ``w.T``; rows/columns from ``n0`` on
+    are new): the top ``b`` Ritz vectors into ``Q``, their residuals ``B x - theta x`` into ``R``.
+    Returns ``(theta, res)``."""
+    r = w.V.shape[1]
+    T = w.T
+    for i in range(nv):  # symmetrised products: new columns only
+        for j in range(max(i, n0), nv):
+            t = 0.5 * (dot(w.V[i], w.BV[j], r) + dot(w.V[j], w.BV[i], r))
+            T[i, j] = t
+            T[j, i] = t
+    Ts = T[:nv, :nv].copy()
+    Z = np.zeros((nv, nv))
+    for i in range(nv):
+        Z[i, i] = 1.0
+    jacobi(Ts, Z, EPS * scale, 60)
+    vals = np.empty(nv)
+    for i in range(nv):
+        vals[i] = Ts[i, i]
+    order = np.empty(b, dtype=np.int64)
+    _top_order(vals, nv, order)
+    theta = np.empty(b)
+    res = np.empty(b)
+    for i in range(b):
+        zi = Z[order[i]]
+        theta[i] = vals[order[i]]
+        x = w.Q[i]
+        bx = w.R[i]
+        for j in range(r):
+            x[j] = 0.0
+            bx[j] = 0.0
+        for l in range(nv):
+            c = zi[l]
+            vl = w.V[l]
+            bl = w.BV[l]
+            for j in range(r):
+                x[j] += c * vl[j]
+                bx[j] += c * bl[j]
+        for j in range(r):
+            bx[j] -= theta[i] * x[j]
+        res[i] = math.sqrt(dot(bx, bx, r))
+    return theta, res
+
+
+@jit
+def _davidson(B, w, k, b, scale, cold, tol, maxit):
+    """Block Davidson with thick restart from the warm basis ``Q`` (and the one before, ``old``);
+    on exit ``Q`` holds the top ``b`` Ritz vectors and ``old`` the previous ``Q``. Returns
+    ``(theta, res, matrix-vector products, converged)``."""
+    r = B.shape[0]
+    nb = w.V.shape[0]
+    V = w.V
+    nv = 0
+    e = w.e
+    if cold:  # the coordinate vectors of the largest diagonal entries
+        diag = np.empty(r)
+        for i in range(r):
+            diag[i] = B[i, i]
+        order = np.empty(b, dtype=np.int64)
+        _top_order(diag, r, order)
+        for i in range(b):
+            for j in range(r):
+                e[j] = 1.0 if j == order[i] else 0.0
+            nv = _append(V, nv, e, r, 1e-8)
+    else:
+        for i in range(b):
+            nv = _append(V, nv, w.Q[i], r, 1e-8)
+        for i in range(b):
+            if nv < nb:
+                nv = _append(V, nv, w.old[i], r, 1e-6)
+    for i in range(b):
+        for j in range(r):
+            w.old[i, j] = w.Q[i, j]
+    _matvecs(B, V, w.BV, 0, nv)
+    nmv = nv
+    theta, res = _ritz(w, 0, nv, b, scale)
+    converged = False
+    for it in range(maxit + 1):
+        converged = True
+        for i in range(k):
+            if not (res[i] <= tol * scale):
+                converged = False
+        if converged or it == maxit:
+            break
+        if nv + b > nb:  # thick restart: V <- the b Ritz vectors (their images are known)
+            for i in range(b):
+                for j in range(r):
+                    V[i, j] = w.Q[i, j]
+                    w.BV[i, j] = w.R[i, j] + theta[i] * w.Q[i, j]
+                for j in range(b):
+                    w.T[i, j] = theta[i] if i == j else 0.0
+            nv = b
+        n0 = nv
+        for i in range(b):
+            if nv < nb and res[i] > tol * scale:
+                nv = _append(V, nv, w.R[i], r, 1e-10)
+        if nv == n0:
+            break
+        _matvecs(B, V, w.BV, n0, nv)
+        nmv += nv - n0
+        theta, res = _ritz(w, n0, nv, b, scale)
+    return theta, res, nmv, converged
+
+
+@jit
+def _prove(B, w, k, sigma, theta, rf):
+    """Inertia proof that ``lambda_{k+1}(B) < sigma``: ``sigma I - (B - P)`` positive definite
+    with ``P = sum_{i<k} mu_i x_i x_i^T``, ``mu_i = 2 (theta_i - sigma) + rf`` (``x_i = Q[i]``)."""
+    r = B.shape[0]
+    M = w.work  # lower triangle of B - P; exceeds factors it in place (it reads row j up to j)
+    for i in range(r):
+        for j in range(i + 1):
+            M[i, j] = B[i, j]
+    for l in range(k):
+        mu = 2.0 * (theta[l] - sigma) + rf
+        if mu > 0.0:
+            x = w.Q[l]
+            for i in range(r):
+                c = mu * x[i]
+                for j in range(i + 1):
+                    M[i, j] -= c * x[j]
+    w.info[I_PROOFS] += 1.0
+    return not exceeds(M, sigma, M)
+
+
+@jit
+def _subspace(B, w, scale, drift):
+    """:func:`top_pairs` by block Davidson; returns ``CERTIFIED`` or -1 (no certificate)."""
+    r = B.shape[0]
+    k = w.lam.shape[0]
+    b = w.Q.shape[0]
+    info = w.info
+    cold = info[I_WARM] == 0.0
+    theta, res, nmv, converged = _davidson(B, w, k, b, scale, cold, info[I_TOL], MAXIT)
+    info[I_NMV] = nmv
+    info[I_WARM] = 1.0
+    if not converged:
+        return -1
+    rf = 0.0
+    for i in range(k):
+        rf += res[i] * res[i]
+    rf = math.sqrt(rf) + 8.0 * r * EPS * scale
+    beta = info[I_BETA] + drift
+    lo = theta[k - 1] - rf
+    if not (lo > beta):  # the carried bound does not separate: prove a new one
+        beta = math.inf
+        nxt = theta[k] if b > k else theta[k - 1] - scale
+        for frac in (0.5, 0.1):
+            sigma = lo - frac * max(lo - nxt, 0.0)
+            if sigma < lo and _prove(B, w, k, sigma, theta, rf):
+                beta = sigma
+                break
+        if not (lo > beta):
+            info[I_BETA] = math.inf
+            return -1
+    info[I_BETA] = beta
+    info[I_GAP] = lo - beta
+    order = np.arange(k)
+    _emit(w, order, w.Q, theta, res)
+    for i in range(k):
+        delta = theta[i] - beta
+        for j in range(k):
+            if j != i:
+                delta = min(delta, abs(theta[i] - theta[j]) - rf)
+        bound = rf if not (delta > rf) else min(rf, res[i] * res[i] / delta)
+        w.err[i] = bound + 8.0 * r * EPS * scale
+    return CERTIFIED
