@@ -56,7 +56,7 @@ def test_process_wide_numba_settings_are_untouched(tmp_path):
         import numba
         before = (numba.config.CACHE_DIR, numba.config.FASTMATH if hasattr(numba.config, "FASTMATH") else None)
         import eosdyn, eosdyn.api
-        from eosdyn.kernels import eig_numba  # defines and compiles nothing yet
+        from eosdyn.kernels import eigen_numba  # defines and compiles nothing yet
         import other_pkg
         print(before == (numba.config.CACHE_DIR, numba.config.FASTMATH if hasattr(numba.config, "FASTMATH") else None))
         print(other_pkg.twice(3), other_pkg.twice._cache._cache_path)

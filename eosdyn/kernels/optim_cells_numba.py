@@ -13,6 +13,7 @@ import math
 import numpy as np
 from numba import prange
 
+from . import eigen_numba as E
 from . import layout as L
 from ._numba import jit
 from .batch_numba import (
@@ -49,11 +50,8 @@ def run_cell(s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, 
     tmp = np.zeros((NSCR, r))
     K = np.zeros((r, r))
     work = np.zeros((r, r))
-    piv = np.zeros(r, dtype=np.int64)
-    e = np.zeros(r)
-    ev = np.zeros(r)
-    v = np.zeros(r)
-    v[0] = 1.0
+    ew = E.new_work(r, 1, True, -1)   # the warm top pair of K (eigen_numba.top_pairs)
+    ew.x[0, 0] = 1.0
     obs = np.zeros(NOBS)
     perm = np.arange(nn)
     epoch = np.array([-1])
@@ -89,7 +87,7 @@ def run_cell(s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, 
         elif t == steps:
             code = L.MAX_STEPS
         if ok and (t % sharp_every == 0 or code >= 0):
-            above = above_edge(a, G, s, n, m, sigma, work)
+            above = above_edge(a, G, s, n, m, sigma, K, work)
             if above and not prev_above:
                 ncyc += 1
                 if first < 0:
@@ -97,7 +95,7 @@ def run_cell(s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, 
             prev_above = above
         rec = nrec > 0 and t % every == 0 and t // every < nrec
         if t == 0 or rec or t >= tail_start or t >= orbit_start or code >= 0:
-            _observe(sc, u, G, s, z, y_perp2, n, m, eta, K, v, work, piv, e, ev, obs)
+            _observe(sc, u, G, s, z, y_perp2, n, m, eta, K, ew, obs)
             es = obs[O_ES]
             if t == 0:
                 fsum[F_INIT_ES] = es

@@ -52,7 +52,7 @@ their eigenvectors do not keep the state closed, so the engines stop when ``nu_H
 
 Eigenpairs are computed on the Hessian compressed to its range (dimension ``2 rho + r``,
 :func:`eosdyn.kernels.hessian_numba.build`, coordinates ``(xh, c, y)``, ``Yh = bh c^T + y gh^T``)
--- the top one by the certified warm-started iteration of :mod:`eosdyn.kernels.eig_numba` -- and
+-- the top one by the certified warm-started iteration of :func:`eosdyn.kernels.eigen_numba.top_pairs` -- and
 mapped back to ``q = (xh, Yh)`` by :func:`to_T`.
 
 The flat state is ``y = [a, u, G.ravel()]`` (as in :mod:`eosdyn.kernels.flow_numba`).
@@ -62,14 +62,22 @@ import math
 
 import numpy as np
 
+from . import eigen_numba as E
 from ._numba import jit
-from .eig_numba import max_eigval_warm, sym_eigvals
+from .eigen_numba import sym_eigvals
 from .flow_numba import unpack
 from .hessian_numba import build
 
 # rows of the info vector written by :func:`edge_terms`
 I_S, I_LAM1, I_LAMNEXT, I_NU, I_SIG2RAW, I_SIG2, I_ALPHA, I_BETA, I_GSQ, I_XH2 = range(10)
 NINFO = 10
+
+
+def _tracker(k: int):
+    """The eigen tracker of the compressed Hessian's top pair (:func:`eigen_numba.work`)."""
+    ew = E.work(k, 1, vectors="top")
+    ew.x[0, :] = 1.0 / math.sqrt(k)
+    return ew
 
 
 def workspace(r: int):
@@ -83,7 +91,7 @@ def workspace(r: int):
         g=np.zeros(r), Hc=np.zeros((k, k)), gh=np.zeros(r),
         KL=np.zeros((r1, r1)), KS=np.zeros((r1, r1)), K=np.zeros((r1, r1)), q=np.zeros(p),
         x=np.zeros(r1), w=np.zeros(r), kap=np.zeros(r),
-        v=np.full(k, 1.0 / math.sqrt(k)), work=np.zeros((k, k)), piv=np.zeros(k, dtype=np.int64),
+        v=np.full(k, 1.0 / math.sqrt(k)), work=np.zeros((k, k)), ew=_tracker(k),
         e=np.zeros(k), ev=np.zeros(k),
     )
 
@@ -91,7 +99,7 @@ def workspace(r: int):
 def args(ws):
     """The workspace in the positional order the kernels take it."""
     return (ws["u"], ws["G"], ws["C"], ws["R"], ws["g"], ws["Hc"], ws["gh"], ws["KL"], ws["KS"],
-            ws["K"], ws["q"], ws["x"], ws["w"], ws["kap"], ws["v"], ws["work"], ws["piv"], ws["e"],
+            ws["K"], ws["q"], ws["x"], ws["w"], ws["kap"], ws["v"], ws["work"], ws["ew"], ws["e"],
             ws["ev"])
 
 
@@ -235,14 +243,17 @@ def spectrum(y, s, z, n, m, u, G, C, R, g, Hc, gh):
 
 
 @jit
-def top_pair(y, s, z, n, m, u, G, C, R, g, Hc, gh, q, v, work, piv, e, ev):
+def top_pair(y, s, z, n, m, u, G, C, R, g, Hc, gh, q, v, work, ew, e, ev):
     """Top eigenpair of the Hessian on ``T`` (certified, warm-started from ``v``; ``q`` gets the
     unit eigenvector), and ``nu_H``: ``(ok, lambda_1, nu_H, kdim)``."""
     ok, kdim, nu, rho = compress(y, s, z, m, u, G, C, R, g, Hc, gh)
     if not ok:
         return False, math.nan, math.nan, 0
     if kdim == Hc.shape[0]:
-        lam = max_eigval_warm(Hc, v, work, piv, e, ev)
+        E.top_pairs(Hc, ew, math.inf)   # warm from the previous call's pair; certified
+        lam = ew.lam[0]
+        for i in range(kdim):
+            v[i] = ew.x[0, i]
         to_T(v, rho, R, gh, q)
     else:   # rank-deficient C: a smaller matrix, solved directly
         vals, V = np.linalg.eigh(Hc[:kdim, :kdim].copy())
@@ -266,7 +277,7 @@ def next_eigenvalue(Hc, kdim, k, n, ev, work, e):
 
 @jit
 def edge_terms(y, s, z, n, m, eta, kappa, k, want_next, out, info, u, G, C, R, g, Hc, gh, KL, KS,
-               K, q, x, w, kap, v, work, piv, e, ev):
+               K, q, x, w, kap, v, work, ew, e, ev):
     """Rate of the flow with ``k <= 1`` eigenvalues at the edge, and its diagnostics.
 
     ``k = 0``: the gradient flow ``theta' = -eta nabla L``. ``k = 1``: the central flow
@@ -281,7 +292,7 @@ def edge_terms(y, s, z, n, m, eta, kappa, k, want_next, out, info, u, G, C, R, g
     """
     for i in range(info.shape[0]):
         info[i] = math.nan
-    ok, lam1, nu, kdim = top_pair(y, s, z, n, m, u, G, C, R, g, Hc, gh, q, v, work, piv, e, ev)
+    ok, lam1, nu, kdim = top_pair(y, s, z, n, m, u, G, C, R, g, Hc, gh, q, v, work, ew, e, ev)
     if not ok:
         for i in range(out.shape[0]):
             out[i] = math.nan
@@ -318,7 +329,7 @@ def edge_terms(y, s, z, n, m, eta, kappa, k, want_next, out, info, u, G, C, R, g
 
 @jit
 def edge_rates(Ys, s, z, n, m, eta, kappa, k, out, infos, u, G, C, R, g, Hc, gh, KL, KS, K, q, x,
-               w, kap, v, work, piv, e, ev):
+               w, kap, v, work, ew, e, ev):
     """:func:`edge_terms` for the columns of ``Ys`` (state x count), as ``solve_ivp``'s
     vectorised right-hand side wants them; ``out`` the same shape."""
     col = np.empty(Ys.shape[0])
@@ -327,14 +338,14 @@ def edge_rates(Ys, s, z, n, m, eta, kappa, k, out, infos, u, G, C, R, g, Hc, gh,
         for i in range(Ys.shape[0]):
             col[i] = Ys[i, c]
         edge_terms(col, s, z, n, m, eta, kappa, k, False, rate, infos[c], u, G, C, R, g, Hc, gh, KL,
-                   KS, K, q, x, w, kap, v, work, piv, e, ev)
+                   KS, K, q, x, w, kap, v, work, ew, e, ev)
         for i in range(Ys.shape[0]):
             out[i, c] = rate[i]
 
 
 @jit
 def edge_infos(Ys, ks, s, z, n, m, eta, kappa, infos, u, G, C, R, g, Hc, gh, KL, KS, K, q, x, w,
-               kap, v, work, piv, e, ev):
+               kap, v, work, ew, e, ev):
     """``infos[i]`` = :func:`edge_terms` info of the state ``Ys[i]`` (rows) in regime
     ``min(ks[i], 1)``, in order (the warm eigenvector follows the states)."""
     col = np.empty(Ys.shape[1])
@@ -343,12 +354,12 @@ def edge_infos(Ys, ks, s, z, n, m, eta, kappa, infos, u, G, C, R, g, Hc, gh, KL,
         for j in range(Ys.shape[1]):
             col[j] = Ys[i, j]
         edge_terms(col, s, z, n, m, eta, kappa, min(ks[i], 1), False, rate, infos[i], u, G, C, R, g,
-                   Hc, gh, KL, KS, K, q, x, w, kap, v, work, piv, e, ev)
+                   Hc, gh, KL, KS, K, q, x, w, kap, v, work, ew, e, ev)
 
 
 @jit
 def cluster_terms(y, s, z, n, m, k, Ks, lam_k, u, G, C, R, g, Hc, gh, KL, KS, K, q, x, w, kap, v,
-                  work, piv, e, ev):
+                  work, ew, e, ev):
     """For ``k`` eigenvalues at the edge: ``Ks[idx(i, j)]`` = K of ``nabla <q_i, H q_j>``
     (``i <= j``, row-major upper triangle), ``lam_k`` the top k eigenvalues on T (descending);
     returns ``(ok, nu_H, lambda_{k+1})``. ``KL`` is left holding ``K_L``."""
