@@ -144,8 +144,8 @@ class HessianRecorder(RowRecorder):
 
     def __init__(self, engine):
         super().__init__(engine, self._hessian)
-        self.lanczos = bool(getattr(engine, "needs_parameters", False))
-        self.replay = hasattr(engine, "order") and not self.lanczos
+        self.lanczos = engine.needs_parameters
+        self.replay = engine.replayable
         self.v0 = None
         self.H = scratch(self.pb.data.rank)
 

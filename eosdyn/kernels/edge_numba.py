@@ -1,0 +1,197 @@
+"""The per-step edge tracker: phases, anomalies, excursions and flips over EVERY step.
+
+Summaries are computed here, step by step, whatever is recorded, so they do not depend on the
+recording stride. For each processed step ``t`` the loop *enters* the state's edge observation
+
+    above(t) = [Lambda(t) > 2/eta]    (inertia test of (2/eta) I - K, :func:`above`)
+    Lambda(t)                          (warm, certified top eigenvalue of K, :func:`sharpness`)
+    a(t) = ||A(t)||^2
+
+with ``K = (2/n) S ((a/m) I + G) S`` the Gram matrix on span(V) (:func:`gram`), and, once the
+observation of ``t + 1`` is known, *finalises* step ``t``:
+
+* phase(t) (codes in :mod:`.layout`): ``PH_UNKNOWN`` if ``Lambda(t)`` or ``Lambda(t+1)`` is not
+  finite (or there is no step ``t + 1``: a divergence); ``PH_STATIONARY`` if
+  ``|Lambda(t+1) - Lambda(t)| <= STATIONARY_RTOL * 2/eta``; else I-IV by ``above(t)`` and the
+  sign of ``Delta Lambda(t)`` (I below/rising, II above/rising, III above/falling, IV
+  below/falling);
+* anomaly(t): a phase in I-IV with ``sign(Delta Lambda) != sign(Delta ||A||^2)`` (the paper's
+  Figure 2; 0 where ``Delta ||A||^2 = 0``);
+* a period-2 *flip* at ``t``: ``above(t)`` with ``t - 1`` (if any) and ``t + 1`` below;
+  an EoS *excursion*: a run of >= 2 consecutive steps above 2/eta (counted when it reaches 2).
+
+The cost per step is one ``r x r`` Gram matrix, one ``L D L^T`` inertia test (``r^3/6``
+flops) and one warm certified eigenvalue (two more factorisations when Lambda moves slowly).
+:func:`above` and :func:`sharpness` are the two eigen calls: swap them here and every engine
+follows.
+"""
+
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from . import layout as L
+from ._numba import jit
+from .eig_numba import _ldlt_posdef, max_eigval_warm
+
+
+#: the tracker's workspace: Gram matrix, factorisation scratch, warm top eigenvector ``v``
+EdgeWork = namedtuple("EdgeWork", ["K", "work", "piv", "e", "ev", "v"])
+
+
+def edge_work(r: int) -> EdgeWork:
+    """A fresh tracker workspace for rank ``r`` (the warm vector starts along e_1)."""
+    v = np.zeros(r)
+    v[0] = 1.0
+    return EdgeWork(np.zeros((r, r)), np.zeros((r, r)), np.zeros(r, dtype=np.int64), np.zeros(r),
+                    np.zeros(r), v)
+
+
+def track_arrays():
+    """Fresh tracker state ``(track_f, track_i)`` (layout ``TF_*``, ``TI_*``)."""
+    tf = np.zeros(L.NTF)
+    tf[L.TF_MAX_ES] = np.nan
+    tf[L.TF_LOSS_MIN], tf[L.TF_LOSS_MAX] = np.inf, -np.inf
+    ti = np.zeros(L.NTI, dtype=np.int64)
+    ti[L.TI_FIRST] = -1
+    return tf, ti
+
+
+@jit
+def gram(a, G, s, n, m, K):
+    """Fill ``K = (2/n) S ((a/m) I + G) S``."""
+    r = s.shape[0]
+    c = 2.0 / n
+    am = a / m
+    for i in range(r):
+        for j in range(r):
+            K[i, j] = c * s[i] * s[j] * G[i, j]
+        K[i, i] += c * s[i] * s[i] * am
+
+
+@jit
+def above(K, sigma, work):
+    """``lambda_max(K) > sigma``: ``sigma I - K`` is not positive definite (Sylvester's law of
+    inertia on its ``L D L^T`` factorisation; a NaN pivot counts as above)."""
+    return not _ldlt_posdef(K, 1.0, sigma, work)
+
+
+@jit
+def sharpness(K, v, work, piv, e, ev):
+    """``lambda_max(K)`` from the warm vector ``v`` (certified; ``v`` receives the eigenvector)."""
+    return max_eigval_warm(K, v, work, piv, e, ev)
+
+
+@jit(inline="always")
+def observe(a, finite, ew, sigma):
+    """``(Lambda, above)`` of the Gram matrix already in ``ew.K`` (``(nan, False)`` if the state
+    is not finite)."""
+    if not finite:
+        return math.nan, False
+    up = above(ew.K, sigma, ew.work)
+    lam = sharpness(ew.K, ew.v, ew.work, ew.piv, ew.e, ew.ev)
+    return lam, up
+
+
+@jit(inline="always")
+def have_next(ti):
+    """True when a lookahead cached the observation of the step about to be entered."""
+    return ti[L.TI_HAVE_NEXT] == 1
+
+
+@jit(inline="always")
+def cache_next(tf, ti, lam, a, up, finite):
+    """Keep the observation of step ``t + 1`` (computed by a lookahead on the real state)."""
+    tf[L.TF_NEXT_LAM] = lam
+    tf[L.TF_NEXT_A] = a
+    ti[L.TI_NEXT_ABOVE] = 1 if up else 0
+    ti[L.TI_NEXT_FINITE] = 1 if finite else 0
+    ti[L.TI_HAVE_NEXT] = 1
+
+
+@jit(inline="always")
+def _count(ti, phase, anomaly, flip):
+    ti[L.TI_STEPS] += 1
+    ti[L.TI_PHASE + phase] += 1
+    ti[L.TI_WIN] += 1
+    ti[L.TI_WIN + 1 + phase] += 1
+    if anomaly:
+        ti[L.TI_ANOMALIES] += 1
+        ti[L.TI_WIN + 2 + L.NPHASE] += 1
+    if flip:
+        ti[L.TI_FLIPS] += 1
+        ti[L.TI_WIN + 1 + L.NPHASE] += 1
+
+
+@jit(inline="always")
+def finalise(tf, ti, lam1, a1, up1, finite1, sigma):
+    """Finalise the pending step ``t`` with the observation of ``t + 1``; returns
+    ``(phase, anomaly)`` of ``t``."""
+    ti[L.TI_PENDING] = 0
+    lam0 = tf[L.TF_LAM]
+    up0 = ti[L.TI_ABOVE] == 1
+    flip = up0 and not up1 and ti[L.TI_RUN] == 1
+    phase = L.PH_UNKNOWN
+    anomaly = False
+    if ti[L.TI_FINITE] == 1 and finite1 and math.isfinite(lam0) and math.isfinite(lam1):
+        dl = lam1 - lam0
+        if abs(dl) <= L.STATIONARY_RTOL * sigma:
+            phase = L.PH_STATIONARY
+        else:
+            if up0:
+                phase = L.PH_II if dl > 0.0 else L.PH_III
+            else:
+                phase = L.PH_I if dl > 0.0 else L.PH_IV
+            da = a1 - tf[L.TF_A]
+            if da == da:
+                sa = 1.0 if da > 0.0 else (-1.0 if da < 0.0 else 0.0)
+                anomaly = sa != (1.0 if dl > 0.0 else -1.0)
+    _count(ti, phase, anomaly, flip)
+    return phase, anomaly
+
+
+@jit(inline="always")
+def finalise_unknown(ti):
+    """Finalise the pending step with no successor (the run diverged there)."""
+    ti[L.TI_PENDING] = 0
+    _count(ti, L.PH_UNKNOWN, False, False)
+    return L.PH_UNKNOWN
+
+
+@jit(inline="always")
+def enter(tf, ti, t, lam, a, up, finite, eta, loss):
+    """Enter step ``t``'s observation: excursions, first crossing, max eta Lambda, loss range."""
+    if up:
+        if ti[L.TI_RUN] == 0 and ti[L.TI_FIRST] < 0:
+            ti[L.TI_FIRST] = t
+        ti[L.TI_RUN] += 1
+        if ti[L.TI_RUN] == 2:
+            ti[L.TI_EXCURSIONS] += 1
+    else:
+        ti[L.TI_RUN] = 0
+    es = eta * lam
+    if es == es and not (es <= tf[L.TF_MAX_ES]):
+        tf[L.TF_MAX_ES] = es
+    if loss < tf[L.TF_LOSS_MIN]:
+        tf[L.TF_LOSS_MIN] = loss
+    if loss > tf[L.TF_LOSS_MAX]:
+        tf[L.TF_LOSS_MAX] = loss
+    tf[L.TF_LAM] = lam
+    tf[L.TF_A] = a
+    ti[L.TI_ABOVE] = 1 if up else 0
+    ti[L.TI_FINITE] = 1 if finite else 0
+    ti[L.TI_PENDING] = 1
+    ti[L.TI_HAVE_NEXT] = 0
+
+
+@jit
+def flush_window(ti, rec, row):
+    """Write the window counters into ``rec[row]`` and reset them."""
+    rec[row, L.W_STEPS] = ti[L.TI_WIN]
+    for k in range(L.NPHASE):
+        rec[row, L.W_PHASE + k] = ti[L.TI_WIN + 1 + k]
+    rec[row, L.W_FLIPS] = ti[L.TI_WIN + 1 + L.NPHASE]
+    rec[row, L.W_ANOMALIES] = ti[L.TI_WIN + 2 + L.NPHASE]
+    for k in range(L.NWIN):
+        ti[L.TI_WIN + k] = 0
