@@ -17,8 +17,10 @@ observation of ``t + 1`` is known, *finalises* step ``t``:
   below/falling);
 * anomaly(t): a phase in I-IV with ``sign(Delta Lambda) != sign(Delta ||A||^2)`` (the paper's
   Figure 2; 0 where ``Delta ||A||^2 = 0``);
-* a period-2 *flip* at ``t``: ``above(t)`` with ``t - 1`` (if any) and ``t + 1`` below;
-  an EoS *excursion*: a run of >= 2 consecutive steps above 2/eta (counted when it reaches 2).
+Entering ``above(t)`` also counts (:func:`edge_run`, shared with the scan kernel) the EoS
+*excursions*, runs of >= 2 consecutive steps above 2/eta (counted when a run reaches 2 steps),
+and the period-2 *flips*, single steps above 2/eta between steps below (counted at the step
+below that closes them).
 
 The cost per step is one ``r x r`` Gram matrix, one ``L D L^T`` inertia test (``r^3/6``
 flops) and one warm certified eigenvalue (two more factorisations when Lambda moves slowly).
@@ -34,7 +36,6 @@ import numpy as np
 from . import layout as L
 from ._numba import jit
 from .eig_numba import _ldlt_posdef, max_eigval_warm
-
 
 #: the tracker's workspace: Gram matrix, factorisation scratch, warm top eigenvector ``v``
 EdgeWork = namedtuple("EdgeWork", ["K", "work", "piv", "e", "ev", "v"])
@@ -111,7 +112,7 @@ def cache_next(tf, ti, lam, a, up, finite):
 
 
 @jit(inline="always")
-def _count(ti, phase, anomaly, flip):
+def _count(ti, phase, anomaly):
     ti[L.TI_STEPS] += 1
     ti[L.TI_PHASE + phase] += 1
     ti[L.TI_WIN] += 1
@@ -119,9 +120,30 @@ def _count(ti, phase, anomaly, flip):
     if anomaly:
         ti[L.TI_ANOMALIES] += 1
         ti[L.TI_WIN + 2 + L.NPHASE] += 1
-    if flip:
-        ti[L.TI_FLIPS] += 1
-        ti[L.TI_WIN + 1 + L.NPHASE] += 1
+
+
+@jit(inline="always")
+def edge_run(counts, k, t, up):
+    """Excursions and flips from the sequence of ``above`` flags, one step at a time.
+
+    ``counts[k:k+4] = [run, first, excursions, flips]``: the length of the run of steps above
+    2/eta ending at the previous step, the first step above (-1: none), the runs that reached 2
+    steps (EoS excursions), the runs of exactly one step closed by a step below (period-2
+    flips; counted at the closing step). Returns True when step ``t`` closes a flip.
+    """
+    flip = False
+    if up:
+        if counts[k] == 0 and counts[k + 1] < 0:
+            counts[k + 1] = t
+        counts[k] += 1
+        if counts[k] == 2:
+            counts[k + 2] += 1
+    else:
+        if counts[k] == 1:
+            counts[k + 3] += 1
+            flip = True
+        counts[k] = 0
+    return flip
 
 
 @jit(inline="always")
@@ -131,7 +153,6 @@ def finalise(tf, ti, lam1, a1, up1, finite1, sigma):
     ti[L.TI_PENDING] = 0
     lam0 = tf[L.TF_LAM]
     up0 = ti[L.TI_ABOVE] == 1
-    flip = up0 and not up1 and ti[L.TI_RUN] == 1
     phase = L.PH_UNKNOWN
     anomaly = False
     if ti[L.TI_FINITE] == 1 and finite1 and math.isfinite(lam0) and math.isfinite(lam1):
@@ -147,7 +168,7 @@ def finalise(tf, ti, lam1, a1, up1, finite1, sigma):
             if da == da:
                 sa = 1.0 if da > 0.0 else (-1.0 if da < 0.0 else 0.0)
                 anomaly = sa != (1.0 if dl > 0.0 else -1.0)
-    _count(ti, phase, anomaly, flip)
+    _count(ti, phase, anomaly)
     return phase, anomaly
 
 
@@ -155,21 +176,16 @@ def finalise(tf, ti, lam1, a1, up1, finite1, sigma):
 def finalise_unknown(ti):
     """Finalise the pending step with no successor (the run diverged there)."""
     ti[L.TI_PENDING] = 0
-    _count(ti, L.PH_UNKNOWN, False, False)
+    _count(ti, L.PH_UNKNOWN, False)
     return L.PH_UNKNOWN
 
 
 @jit(inline="always")
 def enter(tf, ti, t, lam, a, up, finite, eta, loss):
-    """Enter step ``t``'s observation: excursions, first crossing, max eta Lambda, loss range."""
-    if up:
-        if ti[L.TI_RUN] == 0 and ti[L.TI_FIRST] < 0:
-            ti[L.TI_FIRST] = t
-        ti[L.TI_RUN] += 1
-        if ti[L.TI_RUN] == 2:
-            ti[L.TI_EXCURSIONS] += 1
-    else:
-        ti[L.TI_RUN] = 0
+    """Enter step ``t``'s observation: excursions, flips, first crossing, max eta Lambda, loss
+    range."""
+    if edge_run(ti, L.TI_RUN, t, up):
+        ti[L.TI_WIN + 1 + L.NPHASE] += 1
     es = eta * lam
     if es == es and not (es <= tf[L.TF_MAX_ES]):
         tf[L.TF_MAX_ES] = es

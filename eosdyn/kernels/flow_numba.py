@@ -199,9 +199,9 @@ def states_model(Ys, s, z, y_perp2, n, m, eta) -> tuple:
     return md, look
 
 
-@jit
+@jit(inline="always")
 def _classify(md, t, ctl, carry):
-    a = unpack(md.Ys[md.pos[0]], md.u, md.G)
+    unpack(md.Ys[md.pos[0]], md.u, md.G)
     ex, _ = residual_terms(md.u, md.s, md.z, md.g)
     loss = (ex + md.y_perp2) / md.n
     R.fold_loss(loss, carry)
@@ -212,13 +212,13 @@ def _classify(md, t, ctl, carry):
     return -1, loss
 
 
-@jit
+@jit(inline="always")
 def _diagnose(md, row):
     a = unpack(md.Ys[md.pos[0]], md.u, md.G)
     diagnose(a, md.u, md.G, md.s, md.z, md.y_perp2, md.n, md.m, md.eta, md.mats, md.vecs, md.piv, row)
 
 
-@jit
+@jit(inline="always")
 def _gram(md, K):
     y = md.Ys[md.pos[0]]
     a = unpack(y, md.u, md.G)
@@ -229,12 +229,12 @@ def _gram(md, K):
     return a, True
 
 
-@jit
+@jit(inline="always")
 def _step(md, t):
     md.pos[0] += 1
 
 
-@jit
+@jit(inline="always")
 def _copy(md, look):
     look.pos[0] = md.pos[0]
 

@@ -88,10 +88,10 @@ TI_FINITE = 2       # the last entered state was finite
 TI_HAVE_NEXT = 3    # 1 when TF_NEXT_* / TI_NEXT_* hold the next step's values
 TI_NEXT_ABOVE = 4
 TI_NEXT_FINITE = 5
-TI_RUN = 6          # length of the run of steps above 2/eta ending at the last entered step
-TI_FIRST = 7        # first step above 2/eta (-1: none)
-TI_EXCURSIONS = 8   # runs of >= 2 consecutive steps above 2/eta
-TI_FLIPS = 9        # single steps above 2/eta between steps below (period-2 flips)
+TI_RUN = 6          # edge_numba.edge_run's counts, in this order:
+TI_FIRST = 7        #   the run of steps above 2/eta ending at the last entered step; the first
+TI_EXCURSIONS = 8   #   step above 2/eta (-1: none); runs of >= 2 steps above 2/eta; single steps
+TI_FLIPS = 9        #   above 2/eta between steps below (period-2 flips)
 TI_ANOMALIES = 10
 TI_STEPS = 11       # steps processed
 TI_PHASE = 12       # TI_PHASE + k: steps with phase code k (NPHASE entries)

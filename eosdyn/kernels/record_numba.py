@@ -83,31 +83,31 @@ def h_copy(model, look):
     raise NotImplementedError
 
 
-@overload(h_classify, jit_options=JIT_OPTIONS, inline="always")
+@overload(h_classify, jit_options=JIT_OPTIONS)
 def _ov_classify(model, t, ctl, carry):
     fn = _hook(model, "classify")
     return lambda model, t, ctl, carry: fn(model, t, ctl, carry)
 
 
-@overload(h_diagnose, jit_options=JIT_OPTIONS, inline="always")
+@overload(h_diagnose, jit_options=JIT_OPTIONS)
 def _ov_diagnose(model, row):
     fn = _hook(model, "diagnose")
     return lambda model, row: fn(model, row)
 
 
-@overload(h_gram, jit_options=JIT_OPTIONS, inline="always")
+@overload(h_gram, jit_options=JIT_OPTIONS)
 def _ov_gram(model, K):
     fn = _hook(model, "gram")
     return lambda model, K: fn(model, K)
 
 
-@overload(h_step, jit_options=JIT_OPTIONS, inline="always")
+@overload(h_step, jit_options=JIT_OPTIONS)
 def _ov_step(model, t):
     fn = _hook(model, "step")
     return lambda model, t: fn(model, t)
 
 
-@overload(h_copy, jit_options=JIT_OPTIONS, inline="always")
+@overload(h_copy, jit_options=JIT_OPTIONS)
 def _ov_copy(model, look):
     fn = _hook(model, "copy")
     return lambda model, look: fn(model, look)
