@@ -199,7 +199,7 @@ def states_model(Ys, s, z, y_perp2, n, m, eta) -> tuple:
     return md, look
 
 
-@jit(inline="always")
+@jit
 def _classify(md, t, ctl, carry):
     unpack(md.Ys[md.pos[0]], md.u, md.G)
     ex, _ = residual_terms(md.u, md.s, md.z, md.g)
@@ -212,13 +212,13 @@ def _classify(md, t, ctl, carry):
     return -1, loss
 
 
-@jit(inline="always")
+@jit
 def _diagnose(md, row):
     a = unpack(md.Ys[md.pos[0]], md.u, md.G)
     diagnose(a, md.u, md.G, md.s, md.z, md.y_perp2, md.n, md.m, md.eta, md.mats, md.vecs, md.piv, row)
 
 
-@jit(inline="always")
+@jit
 def _gram(md, K):
     y = md.Ys[md.pos[0]]
     a = unpack(y, md.u, md.G)
@@ -229,12 +229,12 @@ def _gram(md, K):
     return a, True
 
 
-@jit(inline="always")
+@jit
 def _step(md, t):
     md.pos[0] += 1
 
 
-@jit(inline="always")
+@jit
 def _copy(md, look):
     look.pos[0] = md.pos[0]
 

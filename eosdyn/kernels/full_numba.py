@@ -245,7 +245,7 @@ def model(A, W, data, eta, refresh_every) -> tuple:
     return md, look
 
 
-@jit(inline="always")
+@jit
 def _classify(md, t, ctl, carry):
     n = md.XT.shape[0]
     d2, _ = residual(md.h, md.XT, md.Y, md.W.shape[0], md.D)
@@ -253,13 +253,13 @@ def _classify(md, t, ctl, carry):
     return R.classify(loss, (d2 - md.y_perp2) / n, md.state[0], t, ctl, carry), loss
 
 
-@jit(inline="always")
+@jit
 def _diagnose(md, row):
     full_diagnose(md.A, md.W, md.h, md.state, md.Ghat, md.XT, md.Y, md.U, md.s, md.z, md.y_perp2,
                   md.eta, md.D, md.u, md.G, md.mats, md.vecs, md.piv, row)
 
 
-@jit(inline="always")
+@jit
 def _gram(md, K):
     m = md.W.shape[0]
     a = md.state[0]
@@ -268,7 +268,7 @@ def _gram(md, K):
     return a, state_is_finite(a, md.u, md.G)
 
 
-@jit(inline="always")
+@jit
 def _step(md, t):
     """Step ``t -> t + 1``; ``h``, ``||A||^2`` and ``Ghat`` are recomputed from the parameters
     when ``t + 1`` is a multiple of ``refresh_every``."""
@@ -277,7 +277,7 @@ def _step(md, t):
         refresh(md.A, md.W, md.h, md.state, md.Ghat, md.U, md.WU)
 
 
-@jit(inline="always")
+@jit
 def _copy(md, look):
     look.A[:] = md.A
     look.W[:, :] = md.W

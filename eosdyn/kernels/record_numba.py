@@ -4,12 +4,14 @@ An engine's kernel module describes the state it advances as a namedtuple, its *
 (arrays and scalars: the state, the data, scratch), and registers five hooks for that class
 with :func:`register`::
 
-    classify(model, t, ctl, carry) -> (code, loss)   stop code at step t (-1: go on); folds the
-                                                      loss into the window (use :func:`classify`)
-    diagnose(model, row)                              the NDIAG diagnostics of the current state
-    gram(model, K) -> (a, finite)                     K = (2/n) S ((a/m) I + G) S of the state
-    step(model, t)                                    advance the state from step t to t + 1
-    copy(model, look)                                 copy the state into the scratch ``look``
+    classify(md, t, ctl, carry) -> (code, loss)   stop code at step t (-1: go on); folds the
+                                                   loss into the window (use :func:`classify`)
+    diagnose(md, row)                              the NDIAG diagnostics of the current state
+    gram(md, K) -> (a, finite)                     K = (2/n) S ((a/m) I + G) S of the state
+    step(md, t)                                    advance the state from step t to t + 1
+    copy(md, look)                                 copy the state into the scratch ``look``
+
+(jitted functions with exactly these argument names; their bodies are inlined into the loop).
 
 :func:`run` then processes steps ``ctl.t0 <= t < ctl.t1`` (a chunk; any chunking gives the same
 result). At every step it classifies the state, enters it into the per-step edge tracker
@@ -63,54 +65,56 @@ def _hook(model, name):
     return _REGISTRY[cls][name]
 
 
-def h_classify(model, t, ctl, carry):
+def h_classify(md, t, ctl, carry):
     raise NotImplementedError  # resolved by the overload below
 
 
-def h_diagnose(model, row):
+def h_diagnose(md, row):
     raise NotImplementedError
 
 
-def h_gram(model, K):
+def h_gram(md, K):
     raise NotImplementedError
 
 
-def h_step(model, t):
+def h_step(md, t):
     raise NotImplementedError
 
 
-def h_copy(model, look):
+def h_copy(md, look):
     raise NotImplementedError
 
 
-@overload(h_classify, jit_options=JIT_OPTIONS)
-def _ov_classify(model, t, ctl, carry):
-    fn = _hook(model, "classify")
-    return lambda model, t, ctl, carry: fn(model, t, ctl, carry)
+def _impl(model, name):
+    """The registered hook's Python function: the overload compiles (and inlines) its body
+    directly, so a hook costs no call and no reference counting of the model's arrays."""
+    fn = _hook(model, name)
+    return getattr(fn, "py_func", fn)
 
 
-@overload(h_diagnose, jit_options=JIT_OPTIONS)
-def _ov_diagnose(model, row):
-    fn = _hook(model, "diagnose")
-    return lambda model, row: fn(model, row)
+@overload(h_classify, jit_options=JIT_OPTIONS, inline="always")
+def _ov_classify(md, t, ctl, carry):
+    return _impl(md, "classify")
 
 
-@overload(h_gram, jit_options=JIT_OPTIONS)
-def _ov_gram(model, K):
-    fn = _hook(model, "gram")
-    return lambda model, K: fn(model, K)
+@overload(h_diagnose, jit_options=JIT_OPTIONS, inline="always")
+def _ov_diagnose(md, row):
+    return _impl(md, "diagnose")
 
 
-@overload(h_step, jit_options=JIT_OPTIONS)
-def _ov_step(model, t):
-    fn = _hook(model, "step")
-    return lambda model, t: fn(model, t)
+@overload(h_gram, jit_options=JIT_OPTIONS, inline="always")
+def _ov_gram(md, K):
+    return _impl(md, "gram")
 
 
-@overload(h_copy, jit_options=JIT_OPTIONS)
-def _ov_copy(model, look):
-    fn = _hook(model, "copy")
-    return lambda model, look: fn(model, look)
+@overload(h_step, jit_options=JIT_OPTIONS, inline="always")
+def _ov_step(md, t):
+    return _impl(md, "step")
+
+
+@overload(h_copy, jit_options=JIT_OPTIONS, inline="always")
+def _ov_copy(md, look):
+    return _impl(md, "copy")
 
 
 @jit

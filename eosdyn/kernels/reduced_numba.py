@@ -124,32 +124,32 @@ def model(a, u, G, s, z, y_perp2, n, m, eta, eta2) -> tuple:
     return md, look
 
 
-@jit(inline="always")
+@jit
 def _classify(md, t, ctl, carry):
     ex, fd = residual_terms(md.u, md.s, md.z, md.g)
     loss = (ex + md.y_perp2) / md.n
     return R.classify(loss, ex / md.n, md.state[0], t, ctl, carry), loss
 
 
-@jit(inline="always")
+@jit
 def _diagnose(md, row):
     diagnose(md.state[0], md.u, md.G, md.s, md.z, md.y_perp2, md.n, md.m, md.eta, md.mats, md.vecs,
              md.piv, row)
 
 
-@jit(inline="always")
+@jit
 def _gram(md, K):
     a = md.state[0]
     gram(a, md.G, md.s, md.n, md.m, K)
     return a, state_is_finite(a, md.u, md.G)
 
 
-@jit(inline="always")
+@jit
 def _step(md, t):
     step(md.state, md.u, md.G, md.s, md.z, md.n, md.m, md.eta, md.eta2, md.g, md.Gg)
 
 
-@jit(inline="always")
+@jit
 def _copy(md, look):
     r = md.u.shape[0]
     look.state[0] = md.state[0]
