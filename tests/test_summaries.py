@@ -195,3 +195,18 @@ def test_engines_declare_capabilities():
     assert METHODS["first-order"].truncation == "first-order"
     assert METHODS["flow"].truncation == "flow" and METHODS["full"].needs_parameters
     assert [k for k, c in METHODS.items() if c.supports_scan] == ["reduced", "first-order"]
+
+
+def test_summarize_reads_the_kernel_attrs_and_falls_back_on_rows(eos_runs):
+    runs, _ = eos_runs
+    ds = runs[1000]
+    info = summarize(ds)
+    assert (info["n_eos_excursions"], info["n_period2_flips"], info["anomalies"]) == (
+        ds.attrs["n_eos_excursions"], ds.attrs["n_period2_flips"], ds.attrs["n_anomalies"])
+    old = runs[1].copy()  # a file without the summary attrs (written before they existed)
+    for key in ("phase_steps", "n_eos_excursions", "n_period2_flips", "n_anomalies", "summaries_over"):
+        del old.attrs[key]
+    fallback = summarize(old)
+    assert fallback["summaries_over"] == "recorded steps"
+    for key in ("first_cross_step", "n_eos_excursions", "anomalies", "phase_steps"):
+        assert fallback[key] == summarize(runs[1])[key], key

@@ -152,7 +152,7 @@ def summarize(ds: xr.Dataset) -> dict:
     ``phases``: the paper's phases (1-4 = I-IV) that occurred; ``phase_steps``: steps per phase
     label, ``stationary`` included.
     """
-    a = ds.attrs
+    a = {**ds.attrs} if "phase_steps" in ds.attrs else {**ds.attrs, **_attrs_of_rows(ds)}
     es = ds["eta_sharpness"].values
     loss = ds["loss"].values
     phase_steps = np.asarray(a["phase_steps"]).astype(int)
@@ -179,4 +179,24 @@ def summarize(ds: xr.Dataset) -> dict:
         "status_step": int(a["status_step"]),
         "message": a.get("status_message", ""),
         "wall_time": float(a["wall_time"]),
+    }
+
+
+def _attrs_of_rows(ds: xr.Dataset) -> dict:
+    """Summary attrs from the recorded rows, for run files written before eosdyn kept them."""
+    above = ds["eta_sharpness"].values > 2.0
+    starts, lengths = runs(above)
+    phase = np.clip(ds["phase"].values.astype(int), 0, L.NPHASE - 1)
+    es = ds["eta_sharpness"].values
+    finite = np.isfinite(es)
+    return {
+        "summaries_over": "recorded steps",
+        "first_cross_step": int(ds["step"].values[starts[0]]) if starts.size else -1,
+        "n_eos_excursions": int(np.sum(lengths >= 2)),
+        "n_period2_flips": int(np.sum(lengths == 1)),
+        "n_anomalies": int(ds["anomaly"].values.sum()),
+        "phase_steps": np.bincount(phase, minlength=L.NPHASE),
+        "max_eta_sharpness": float(es[finite].max()) if finite.any() else float("nan"),
+        "loss_min": float(np.nanmin(ds["loss_window_min"].values)),
+        "loss_max": float(np.nanmax(ds["loss_window_max"].values)),
     }

@@ -11,8 +11,8 @@ import numpy as np
 
 from ...errors import EosdynError, ParameterError
 from ...kernels import batch_numba as B
-from ...status import Status
 from ...model.params import Params, make_params
+from ...status import Status
 
 #: parameters a scan axis may vary
 SCANNABLE = ("eta", "m", "seed", "init_scale", "sigma_a", "sigma_w", "lambda_max", "lambda_min",
