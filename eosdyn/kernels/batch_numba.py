@@ -190,10 +190,7 @@ def run_cell(c, data, ctl, out):
         elif t == steps:
             code = L.MAX_STEPS
         if t % sharp_every == 0 or code >= 0:
-            up = False
-            if state_is_finite(a, u, G):
-                gram(a, G, s, n, m, K)
-                up = above(K, sigma, work)
+            up = above(a, G, s, n, m, sigma, work) and state_is_finite(a, u, G)  # not finite: below
             edge_run(edge, 0, t, up)
         rec = nrec > 0 and t % every == 0 and t // every < nrec
         need = t == 0 or rec or t >= tail_start or t >= orbit_start or code >= 0

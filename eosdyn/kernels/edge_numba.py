@@ -35,7 +35,7 @@ import numpy as np
 
 from . import layout as L
 from ._numba import jit
-from .eig_numba import _ldlt_posdef, max_eigval_warm
+from .eig_numba import max_eigval_warm
 
 #: the tracker's workspace: Gram matrix, factorisation scratch, warm top eigenvector ``v``
 EdgeWork = namedtuple("EdgeWork", ["K", "work", "piv", "e", "ev", "v"])
@@ -59,7 +59,7 @@ def track_arrays():
     return tf, ti
 
 
-@jit
+@jit(inline="always")
 def gram(a, G, s, n, m, K):
     """Fill ``K = (2/n) S ((a/m) I + G) S``."""
     r = s.shape[0]
@@ -71,11 +71,35 @@ def gram(a, G, s, n, m, K):
         K[i, i] += c * s[i] * s[i] * am
 
 
-@jit
-def above(K, sigma, work):
-    """``lambda_max(K) > sigma``: ``sigma I - K`` is not positive definite (Sylvester's law of
-    inertia on its ``L D L^T`` factorisation; a NaN pivot counts as above)."""
-    return not _ldlt_posdef(K, 1.0, sigma, work)
+@jit(inline="always")
+def above(a, G, s, n, m, sigma, work):
+    """``Lambda > sigma``: ``sigma I - K`` is not positive definite, ``K = (2/n) S ((a/m) I + G) S``.
+
+    Left-looking ``L D L^T`` without pivoting on the lower triangle of ``sigma I - K`` in
+    ``work`` (``K`` is formed on the fly); stops at the first pivot that is not ``> 0`` (NaN
+    included). By Sylvester's law of inertia the number of negative pivots is the number of
+    eigenvalues above ``sigma``. This is THE edge test of every kernel (simulate's tracker,
+    scans, bifurcation diagrams).
+    """
+    r = s.shape[0]
+    c = 2.0 / n
+    am = a / m
+    for j in range(r):
+        for i in range(j):
+            acc = -(c * s[j] * s[i] * G[j, i])
+            for k in range(i):
+                acc -= work[j, k] * work[i, k]
+            work[j, i] = acc
+        dj = sigma - c * s[j] * s[j] * (G[j, j] + am)
+        for i in range(j):
+            t = work[j, i]
+            v = t * work[i, i]
+            work[j, i] = v
+            dj -= v * t
+        if not (dj > 0.0):
+            return True
+        work[j, j] = 1.0 / dj
+    return False
 
 
 @jit
@@ -85,12 +109,12 @@ def sharpness(K, v, work, piv, e, ev):
 
 
 @jit(inline="always")
-def observe(a, finite, ew, sigma):
-    """``(Lambda, above)`` of the Gram matrix already in ``ew.K`` (``(nan, False)`` if the state
-    is not finite)."""
+def observe(a, G, s, n, m, finite, ew, sigma):
+    """``(Lambda, above)`` of the state ``(a, G)`` (``(nan, False)`` if it is not finite)."""
     if not finite:
         return math.nan, False
-    up = above(ew.K, sigma, ew.work)
+    up = above(a, G, s, n, m, sigma, ew.work)
+    gram(a, G, s, n, m, ew.K)
     lam = sharpness(ew.K, ew.v, ew.work, ew.piv, ew.e, ew.ev)
     return lam, up
 

@@ -20,7 +20,6 @@ from . import layout as L
 from . import record_numba as R
 from ._numba import jit
 from .diagnostics_numba import diagnose, workspace
-from .edge_numba import gram
 from .reduced_numba import residual_terms, velocity
 
 
@@ -219,14 +218,19 @@ def _diagnose(md, row):
 
 
 @jit
-def _gram(md, K):
-    y = md.Ys[md.pos[0]]
-    a = unpack(y, md.u, md.G)
-    gram(a, md.G, md.s, md.n, md.m, K)
+def all_finite(y):
+    """True when every entry of ``y`` is finite."""
     for i in range(y.shape[0]):
         if not math.isfinite(y[i]):
-            return a, False
-    return a, True
+            return False
+    return True
+
+
+@jit
+def _edge(md):
+    y = md.Ys[md.pos[0]]
+    a = unpack(y, md.u, md.G)
+    return a, md.G, md.s, md.n, md.m, all_finite(y)
 
 
 @jit
@@ -239,4 +243,4 @@ def _copy(md, look):
     look.pos[0] = md.pos[0]
 
 
-R.register(FlowStates, classify=_classify, diagnose=_diagnose, gram=_gram, step=_step, copy=_copy)
+R.register(FlowStates, classify=_classify, diagnose=_diagnose, edge=_edge, step=_step, copy=_copy)

@@ -24,7 +24,6 @@ from . import layout as L
 from . import record_numba as R
 from ._numba import jit
 from .diagnostics_numba import diagnose, state_is_finite, workspace
-from .edge_numba import gram
 
 
 @jit
@@ -260,12 +259,11 @@ def _diagnose(md, row):
 
 
 @jit
-def _gram(md, K):
+def _edge(md):
     m = md.W.shape[0]
     a = md.state[0]
     stats(md.h, md.Ghat, md.U, m, md.u, md.G)
-    gram(a, md.G, md.s, md.XT.shape[0], m, K)
-    return a, state_is_finite(a, md.u, md.G)
+    return a, md.G, md.s, float(md.XT.shape[0]), float(m), state_is_finite(a, md.u, md.G)
 
 
 @jit
@@ -286,4 +284,4 @@ def _copy(md, look):
     look.Ghat[:, :] = md.Ghat
 
 
-R.register(Full, classify=_classify, diagnose=_diagnose, gram=_gram, step=_step, copy=_copy)
+R.register(Full, classify=_classify, diagnose=_diagnose, edge=_edge, step=_step, copy=_copy)

@@ -7,7 +7,8 @@ with :func:`register`::
     classify(md, t, ctl, carry) -> (code, loss)   stop code at step t (-1: go on); folds the
                                                    loss into the window (use :func:`classify`)
     diagnose(md, row)                              the NDIAG diagnostics of the current state
-    gram(md, K) -> (a, finite)                     K = (2/n) S ((a/m) I + G) S of the state
+    edge(md) -> (a, G, s, n, m, finite)            what the Gram matrix K = (2/n) S ((a/m) I + G) S
+                                                   of the state is made of, and whether it is finite
     step(md, t)                                    advance the state from step t to t + 1
     copy(md, look)                                 copy the state into the scratch ``look``
 
@@ -46,7 +47,7 @@ from ._numba import JIT_OPTIONS, jit
 Control = namedtuple("Control", ["t0", "t1", "steps", "every", "loss_tol", "max_loss", "eta", "track"])
 Record = namedtuple("Record", ["rec", "rec_step", "carry", "progress", "track_f", "track_i"])
 
-HOOKS = ("classify", "diagnose", "gram", "step", "copy")
+HOOKS = ("classify", "diagnose", "edge", "step", "copy")
 _REGISTRY: dict = {}
 
 
@@ -73,7 +74,7 @@ def h_diagnose(md, row):
     raise NotImplementedError
 
 
-def h_gram(md, K):
+def h_edge(md):
     raise NotImplementedError
 
 
@@ -102,9 +103,9 @@ def _ov_diagnose(md, row):
     return _impl(md, "diagnose")
 
 
-@overload(h_gram, jit_options=JIT_OPTIONS, inline="always")
-def _ov_gram(md, K):
-    return _impl(md, "gram")
+@overload(h_edge, jit_options=JIT_OPTIONS, inline="always")
+def _ov_edge(md):
+    return _impl(md, "edge")
 
 
 @overload(h_step, jit_options=JIT_OPTIONS, inline="always")
@@ -167,8 +168,8 @@ def write_next(rec, nrow, row_next, carry, reusable):
 
 @jit(inline="always")
 def _observe(model, ew, sigma):
-    a, finite = h_gram(model, ew.K)
-    lam, up = E.observe(a, finite, ew, sigma)
+    a, G, s, n, m, finite = h_edge(model)
+    lam, up = E.observe(a, G, s, n, m, finite, ew, sigma)
     return lam, a, up, finite
 
 

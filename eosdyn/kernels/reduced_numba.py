@@ -23,7 +23,6 @@ import numpy as np
 from . import record_numba as R
 from ._numba import jit
 from .diagnostics_numba import diagnose, state_is_finite, workspace
-from .edge_numba import gram
 
 
 @jit
@@ -138,10 +137,9 @@ def _diagnose(md, row):
 
 
 @jit
-def _gram(md, K):
+def _edge(md):
     a = md.state[0]
-    gram(a, md.G, md.s, md.n, md.m, K)
-    return a, state_is_finite(a, md.u, md.G)
+    return a, md.G, md.s, md.n, md.m, state_is_finite(a, md.u, md.G)
 
 
 @jit
@@ -159,4 +157,4 @@ def _copy(md, look):
             look.G[i, j] = md.G[i, j]
 
 
-R.register(Reduced, classify=_classify, diagnose=_diagnose, gram=_gram, step=_step, copy=_copy)
+R.register(Reduced, classify=_classify, diagnose=_diagnose, edge=_edge, step=_step, copy=_copy)
