@@ -9,18 +9,22 @@ import numpy as np
 import xarray as xr
 
 from ._version import __version__
+from .analysis import summary as records
 from .engines import Problem
-from .errors import DataError, Interrupted
+from .engines.base import TRACK_MAX_RANK
+from .errors import DataError, Interrupted, ParameterError
 from .io.schema import annotate
 from .kernels import layout as L
 from .model import data as data_mod
 from .model import init as init_mod
 from .model.datasets import options_from
 from .model.memory import check_memory
-from .model.params import AUTO_MATERIALISE_LIMIT, Params, make_params
+from .model.params import AUTO_MATERIALISE_LIMIT, FIELDS, Params, make_params
 from .optim import run_edge
 from .optim.select import engine_class
 from .progress import progress_bar
+from .status import Status
+from .status import run_attrs as status_attrs
 
 
 def simulate(
@@ -36,7 +40,8 @@ def simulate(
     X, Y : array_like, optional
         Data (d, n) and labels (n,), instead of synthetic data or a ``data`` file.
     A, W : array_like, optional
-        Initial parameters (m,) and (m, d), instead of a Gaussian draw or an ``init`` file.
+        Initial parameters (m,) and (m, d), instead of a Gaussian draw or an ``init`` file; ``m``
+        is their width (an explicit ``m`` that differs is an error).
     progress : bool
         Show a progress bar (for runs longer than a couple of seconds).
     **kwargs
@@ -48,58 +53,87 @@ def simulate(
     -------
     xarray.Dataset
         Variables of :data:`eosdyn.io.schema.VARIABLES` over ``step``; attrs carry the status
-        (``converged`` / ``diverged`` / ``max_steps``), provenance and every parameter;
+        (``converged`` / ``diverged`` / ``max_steps``), the run's summaries computed over every
+        step (:data:`eosdyn.io.schema.SUMMARY_ATTRS`), provenance and every parameter;
         ``compile_time`` (numba compiling or loading its cached kernels) and ``run_time`` (the
         rest, seconds).
         The update rule is ``A' = A - eta dL/dA``, ``W' = W - eta dL/dW`` with
         ``L = ||X^T W^T A / sqrt(m) - Y||^2 / n``.
     """
-    if params is None:
-        params = make_params(**kwargs)
-    elif kwargs:
-        params = make_params(**{**params.to_dict(), **kwargs})
-    if A is not None or W is not None:
-        if A is None or W is None:
-            raise DataError("give both A and W, or neither")
-        if A is not None and "m" not in kwargs:
-            params = params.replace(m=int(np.asarray(A).shape[0]))
     from .kernels._numba import compile_timer
 
+    params, m_given = merge_params(params, kwargs)
     start = time.perf_counter()
     with compile_timer() as compiling:
-        problem = build_problem(params, X=X, Y=Y, A=A, W=W)
+        problem = build_problem(params, X=X, Y=Y, A=A, W=W, m_given=m_given)
         ds = run_problem(problem, progress=progress)
     ds.attrs["compile_time"] = compiling.seconds
     ds.attrs["run_time"] = max(0.0, time.perf_counter() - start - compiling.seconds)
     return ds
 
 
-def build_problem(params: Params, X=None, Y=None, A=None, W=None) -> Problem:
-    """Data, initial state and record arrays for ``params`` (all validation happens here)."""
+def merge_params(params: Params | None, kwargs: dict) -> tuple[Params, bool | None]:
+    """``params`` with ``kwargs`` applied, and whether ``m`` was given explicitly (None: unknown,
+    judged by :func:`resolve_width` from its value)."""
+    if params is None:
+        return make_params(**kwargs), "m" in kwargs
+    if kwargs:
+        params = make_params(**{**params.to_dict(), **kwargs})
+    return params, True if "m" in kwargs else None
+
+
+def load_data(params: Params, X=None, Y=None) -> data_mod.SpectralData:
+    """The data of a run: ``X, Y`` if given, else the ``data`` file or dataset, else synthetic."""
     if (X is None) != (Y is None):
         raise DataError("give both X and Y, or neither")
     if X is not None:
-        data = data_mod.from_arrays(X, Y)
-    elif params.data is not None:
-        data = data_mod.load(params.data, **options_from(params))
-    else:
-        data = data_mod.synthetic(
-            n=params.n, rank=params.rank, lambda_max=params.lambda_max,
-            lambda_min=params.lambda_min, eigenvalues=params.eigenvalues, z=params.z,
-            label_fraction=params.label_fraction, d=params.d, seed=params.seed,
-        )
-    if params.engine == "network":  # any model: eosdyn.nets builds the problem
-        from .nets.problem import build
+        return data_mod.from_arrays(X, Y)
+    if params.data is not None:
+        return data_mod.load(params.data, **options_from(params))
+    return data_mod.synthetic(
+        n=params.n, rank=params.rank, lambda_max=params.lambda_max,
+        lambda_min=params.lambda_min, eigenvalues=params.eigenvalues, z=params.z,
+        label_fraction=params.label_fraction, d=params.d, seed=params.seed,
+    )
 
-        return build(params, data, A=A, W=W)
+
+def resolve_width(params: Params, width: int, source: str, m_given: bool | None) -> Params:
+    """``params`` with ``m`` = the width of given initial parameters.
+
+    An explicit ``m`` that differs is a :class:`ParameterError`; when ``m_given`` is None
+    (unknown), ``m`` counts as explicit unless it is the default.
+    """
+    if params.m == width:
+        return params
+    explicit = m_given if m_given is not None else params.m != FIELDS["m"].default
+    if explicit:
+        raise ParameterError("m", f"must equal the width {width} of {source} (or be left unset), "
+                             f"got {params.m}")
+    return params.replace(m=width)
+
+
+def initial_state(params: Params, data, A=None, W=None, m_given: bool | None = None):
+    """THE builder of a run's initial state (simulate, compare, scan and bifurcation cells).
+
+    Returns ``(params, statistics, A, W)``: ``params`` with ``m`` resolved against given
+    parameters (``A, W`` or the ``init`` file, :func:`resolve_width`); the statistics
+    ``(a, u, G)``; ``A, W`` when they were given or materialised (else None). Parameters are
+    materialised when the engine needs them, when ``init_sampler = "parameters"``, or with
+    ``"auto"`` when ``m d <= AUTO_MATERIALISE_LIMIT`` (so every engine starts from the same
+    draw); otherwise the statistics are drawn from their exact Wishart law. (The ``network``
+    engine builds its own weights: :func:`eosdyn.nets.problem.build`.)
+    """
+    source = "A, W"
+    if A is None and W is not None or A is not None and W is None:
+        raise DataError("give both A and W, or neither")
     if A is None and params.init is not None:
         A, W = init_mod.load_parameters(params.init, data.d)
+        source = f"the init file {params.init!r}"
     if A is not None:
         A = np.ascontiguousarray(np.asarray(A, dtype=float))
         W = np.ascontiguousarray(np.asarray(W, dtype=float))
         init_mod.check_parameters(A, W, data.d)
-        if A.shape[0] != params.m:
-            params = params.replace(m=A.shape[0])
+        params = resolve_width(params, A.shape[0], source, m_given)
     engine = engine_class(params)
     materialise = params.init_sampler == "parameters" or (
         params.init_sampler == "auto"
@@ -111,10 +145,26 @@ def build_problem(params: Params, X=None, Y=None, A=None, W=None) -> Problem:
     if params.save_init is not None:
         init_mod.save_parameters(params.save_init, A, W)
     if A is not None:
-        stats = init_mod.statistics_from_parameters(A, W, data.U)
-    else:
-        stats = init_mod.sample_statistics(params.m, data.rank, params.sa, params.sw, params.seed)
-    return Problem.create(params, data, stats, A, W)
+        return params, init_mod.statistics_from_parameters(A, W, data.U), A, W
+    return params, init_mod.sample_statistics(params.m, data.rank, params.sa, params.sw, params.seed), None, None
+
+
+def build_problem(params: Params, X=None, Y=None, A=None, W=None, m_given: bool | None = None) -> Problem:
+    """Data, initial state and record arrays for ``params`` (all validation happens here)."""
+    data = load_data(params, X, Y)
+    if params.engine == "network":  # any model: eosdyn.nets builds the problem
+        from .nets.problem import build
+
+        return build(params, data, A=A, W=W, m_given=m_given)
+    params, stats, A, W = initial_state(params, data, A, W, m_given)
+    return Problem.create(params, data, stats, A, W, track=tracks_every_step(params, data))
+
+
+def tracks_every_step(params: Params, data) -> bool:
+    """Whether the run's summaries are computed over every step: the engine can (its declared
+    :meth:`~eosdyn.engines.base.Engine.per_step_tracking`) and the rank is at most
+    :data:`~eosdyn.engines.base.TRACK_MAX_RANK`."""
+    return bool(engine_class(params).per_step_tracking(params)) and data.rank <= TRACK_MAX_RANK
 
 
 def run_problem(pb: Problem, progress: bool = False, wrap=None) -> xr.Dataset:
@@ -127,7 +177,7 @@ def run_problem(pb: Problem, progress: bool = False, wrap=None) -> xr.Dataset:
     engine = engine_class(p)(pb)
     if wrap is not None:
         engine = wrap(engine)
-    if p.hessian and not getattr(engine, "records_hessian", False):  # row by row, adds sharpness_hessian
+    if p.hessian and not engine.records_hessian:  # row by row, adds sharpness_hessian
         from .analysis.hessian import HessianRecorder
 
         engine = HessianRecorder(engine)
@@ -136,10 +186,10 @@ def run_problem(pb: Problem, progress: bool = False, wrap=None) -> xr.Dataset:
     start = time.perf_counter()
     with progress_bar(total, enabled=progress, label=f"{p.engine} m={p.m} eta={p.eta:g}") as bar:
         try:
-            while pb.status[0] < 0:
+            while not pb.progress.done:
                 c0 = time.perf_counter()
                 engine.advance(t, min(t + chunk, total))
-                t_new = int(pb.status[3])
+                t_new = pb.progress.next_step
                 bar(t_new - t)
                 t = t_new
                 dt = time.perf_counter() - c0
@@ -147,27 +197,18 @@ def run_problem(pb: Problem, progress: bool = False, wrap=None) -> xr.Dataset:
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted at step {t}", step=t) from None
     wall = time.perf_counter() - start
-    ds = to_dataset(pb, engine.final(), wall)
-    finish = getattr(engine, "finish", None)  # engine-specific variables and attrs
-    return ds if finish is None else finish(ds)
+    return engine.finish(to_dataset(pb, engine.final(), wall))
 
 
 def to_dataset(pb: Problem, final: init_mod.Statistics, wall: float) -> xr.Dataset:
-    """Label the recorded arrays with the schema; compute phases and anomalies."""
+    """Label the recorded arrays with the schema; the kernels' summaries as attrs
+    (:mod:`eosdyn.analysis.summary`)."""
     p, d = pb.params, pb.data
-    nrow = int(pb.status[2])
+    nrow = pb.progress.rows
     rec, steps = pb.rec[:nrow], pb.rec_step[:nrow].copy()
-    lam, lam_next = rec[:, L.SHARP], rec[:, L.SHARP_NEXT]
-    dlam = lam_next - lam
-    da = rec[:, L.A_NEXT] - rec[:, L.A_NORM2]
+    lam = rec[:, L.SHARP]
     edge = run_edge(p)   # 2/eta for GD; the optimizer's edge otherwise (eosdyn.optim)
-    above = lam > edge
-    rising = dlam > 0
-    phase = np.where(above, np.where(rising, 2, 3), np.where(rising, 1, 4)).astype(np.int8)
-    phase[~np.isfinite(dlam)] = 0
-    anomaly = (np.sign(dlam) != np.sign(da)) & np.isfinite(dlam) & np.isfinite(da)
-    status_code, status_step = int(pb.status[0]), int(pb.status[1])
-    status = L.STATUS_NAMES[status_code]
+    rows = records.row_variables(pb)
     step_v = ("step",)
     ds = xr.Dataset(
         {
@@ -183,8 +224,7 @@ def to_dataset(pb: Problem, final: init_mod.Statistics, wall: float) -> xr.Datas
             "DtF": (step_v, rec[:, L.DTF]),
             "Dv1": (step_v, rec[:, L.DV1]),
             "R_norm2": (step_v, rec[:, L.R_NORM2]),
-            "phase": (step_v, phase),
-            "anomaly": (step_v, anomaly),
+            **{k: (step_v if v.ndim == 1 else step_v + ("phase_code",), v) for k, v in rows.items()},
             "loss_window_min": (step_v, rec[:, L.LOSS_MIN]),
             "loss_window_max": (step_v, rec[:, L.LOSS_MAX]),
             "init_a": ((), pb.init.a),
@@ -196,22 +236,18 @@ def to_dataset(pb: Problem, final: init_mod.Statistics, wall: float) -> xr.Datas
             "data_s": (("mode",), d.s),
             "data_z": (("mode",), d.z),
         },
-        coords={"step": steps, "mode": np.arange(d.rank)},
+        coords={"step": steps, "mode": np.arange(d.rank), "phase_code": np.arange(L.NPHASE)},
     )
-    ds.attrs.update(provenance(p, d, status, status_step, wall))
+    status = pb.progress.status
+    ds.attrs.update(provenance(p, d, status, pb.progress.stop_step, wall))
     ds.attrs.update(edge=edge, edge_sharpness="sharpness")
+    ds.attrs.update(records.summary_attrs(pb))
     return annotate(ds)
 
 
-def provenance(p: Params, d, status: str, status_step: int, wall: float) -> dict:
+def provenance(p: Params, d, status: Status, status_step: int, wall: float) -> dict:
     """Attributes that make a run reproducible; netCDF-safe types only."""
     params = p.to_dict()
-    messages = {
-        "converged": f"reducible loss <= loss_tol = {p.loss_tol:g} at step {status_step}",
-        "diverged": f"loss or ||A||^2 overflowed (> {p.max_loss:g} or not finite) at step "
-        f"{status_step}",
-        "max_steps": f"ran all {p.steps} steps",
-    }
     attrs = {
         "title": "eosdyn run: GD on a two-layer linear network",
         "eosdyn_version": __version__,
@@ -223,9 +259,8 @@ def provenance(p: Params, d, status: str, status_step: int, wall: float) -> dict
         "rank": d.rank,
         "y_perp2": d.y_perp2,
         "seed": p.seed,
-        "status": status,
-        "status_step": status_step,
-        "status_message": messages[status],
+        **status_attrs(status, status_step),
+        "status_message": status.message(status_step, p.loss_tol, p.max_loss, p.steps),
         "record_every": p.stride,
         "data_source": d.source,
         "wall_time": wall,

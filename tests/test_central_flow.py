@@ -110,7 +110,7 @@ def test_two_eigenvalues_at_the_edge_held_with_psd_x():
     eng = METHODS["central-flow"](pb)
     eng.keep = np.full((pb.rec.shape[0], 7), np.nan)    # the states of the recorded rows
     eng.advance(0, p.steps + 1)
-    assert pb.status[0] == 0
+    assert pb.progress.status.label == "max_steps"
     assert [k for _, k in eng.switches] == [0, 1, 2]
     assert (pb.rec_step[:p.steps + 1] == np.arange(p.steps + 1)).all()
     cf = eng.cfield

@@ -112,12 +112,12 @@ def test_chunking_does_not_change_results():
         eng = METHODS["reduced"](pb)
         t = 0
         for c in chunks:
-            if pb.status[0] >= 0:
+            if pb.progress.done:
                 break
             eng.advance(t, min(t + c, params.steps + 1))
-            t = int(pb.status[3])
-        assert pb.status[0] >= 0
-        outs.append(pb.rec[: pb.status[2]].copy())
+            t = pb.progress.next_step
+        assert pb.progress.done
+        outs.append(pb.rec[: pb.progress.rows].copy())
     for o in outs[1:]:
         np.testing.assert_array_equal(o, outs[0])
 

@@ -340,7 +340,8 @@ def test_document_callbacks(tmp_path):
     ref = eosdyn.summarize(eosdyn.simulate(base, eta=0.02346))
     cells = _cells(ex.summary)
     assert ex.controls["eta"].value == "0.02346" and ex.marker.location == 0.02346
-    for key in ("eta", "first_cross_step", "max_eta_sharpness", "n_eos_cycles", "final_loss", "status"):
+    for key in ("eta", "first_cross_step", "max_eta_sharpness", "n_eos_excursions", "n_period2_flips", "final_loss",
+                "status"):
         assert cells[key] == M.exact(ref[key]), key
     assert np.nanmax(ex.lines["eta_sharpness"].data["y"]) == ref["max_eta_sharpness"]
 

@@ -175,7 +175,7 @@ def test_click_runs_that_eta(page, shots):
     assert page.locator('#status').get_attribute("data-level") == "ok"
     ref = eosdyn.summarize(eosdyn.simulate(eta=eta))
     assert ref["steps"] == 100_000
-    for key in ("first_cross_step", "n_eos_cycles", "steps", "m"):
+    for key in ("first_cross_step", "n_eos_excursions", "n_period2_flips", "steps", "m"):
         want = "none" if ref[key] is None else str(ref[key])
         assert _cell(page, key) == want, key
     for key in ("max_eta_sharpness", "initial_eta_sharpness", "final_loss"):

@@ -13,6 +13,7 @@ from eosdyn.cli import main
 from eosdyn.engines.flow import FlowEngine, pack
 from eosdyn.kernels import layout as L
 from eosdyn.model.params import make_params
+from eosdyn.status import Status
 
 SMALL = dict(n=10, rank=3, eigenvalues=(9.0, 4.0, 1.0), m=50, init_scale=0.5, eta=0.01)
 
@@ -107,9 +108,9 @@ def test_record_contract_is_independent_of_chunking():
         pb, eng = engine_for(**kw)
         for a, b in zip(cuts[:-1], cuts[1:], strict=True):
             eng.advance(a, b)
-            assert pb.status[3] == min(b, 700) or pb.status[0] >= 0
-        assert pb.status[0] == L.MAX_STEPS and pb.status[1] == 700
-        recs.append((pb.rec[:pb.status[2]].copy(), pb.rec_step[:pb.status[2]].copy()))
+            assert pb.progress.next_step == min(b, 700) or pb.progress.done
+        assert pb.progress.status == Status.MAX_STEPS and pb.progress.stop_step == 700
+        recs.append((pb.rec[:pb.progress.rows].copy(), pb.rec_step[:pb.progress.rows].copy()))
     for rec, steps in recs[1:]:
         np.testing.assert_array_equal(rec, recs[0][0])
         np.testing.assert_array_equal(steps, recs[0][1])
@@ -161,9 +162,9 @@ def test_blow_up_and_solver_failure_are_diverged(monkeypatch):
 
     monkeypatch.setattr(eng.solver, "step", failing)
     eng.advance(0, 101)
-    assert pb.status[0] == L.DIVERGED and 30 <= pb.status[1] <= 100
+    assert pb.progress.status == Status.DIVERGED and 30 <= pb.progress.stop_step <= 100
     assert "step size too small" in eng.stop[2]
-    assert np.isnan(pb.rec[pb.status[2] - 1, L.SHARP_NEXT])
+    assert np.isnan(pb.rec[pb.progress.rows - 1, L.SHARP_NEXT])
 
 
 def test_flow_parameters_and_cli():

@@ -27,7 +27,11 @@ def test_scan_cells_equal_single_runs_and_resume(tmp_path):
             assert int(c["status"]) == {"max_steps": 0, "converged": 1, "diverged": 2}[run.attrs["status"]]
             assert int(c["status_step"]) == run.attrs["status_step"]
             assert int(c["first_cross_step"]) == (cross[0] if cross.size else -1)
-            assert int(c["n_eos_cycles"]) == cross.size
+            # every step recorded: the run's summaries (over its rows) are the cell's (over every step)
+            assert run.attrs["summaries_over"] == "recorded steps" and run.sizes["step"] == run.attrs["status_step"] + 1
+            assert int(c["first_cross_step"]) == run.attrs["first_cross_step"]
+            assert int(c["n_eos_excursions"]) == run.attrs["n_eos_excursions"]
+            assert int(c["n_period2_flips"]) == run.attrs["n_period2_flips"]
             es = c["eta_sharpness"].values
             ok = np.isfinite(es)
             ref = run["eta_sharpness"].sel(step=c["step"].values[ok]).values

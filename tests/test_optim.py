@@ -331,7 +331,7 @@ def test_frozen_preconditioner_threshold_at_a_minimum(optimizer, beta1):
         eng.bA2[:] = nu[:A.size]
         eng.bW2[:] = nu[A.size:].reshape(W.shape)
         eng.advance(0, 401)
-        losses.append(pb.rec[:int(pb.status[2]), 0])
+        losses.append(pb.rec[:pb.progress.rows, 0])
     _stable_unstable(*losses)
 
 

@@ -83,7 +83,13 @@ def numpy_cell(a, u, G, s, z, y_perp2, n, m, eta, steps, tail_start):
     above = es > 2
     ups = np.flatnonzero(above[1:] & ~above[:-1]) + 1
     ups = np.concatenate([[0], ups]) if above[0] else ups
-    return dict(first=int(ups[0]) if ups.size else -1, cycles=ups.size, init=es[0], final=es[-1],
+    # runs above 2/eta: excursions last >= 2 steps; flips are single steps closed by a step below
+    lengths = [len(run) for run in "".join("1" if x else "0" for x in above).split("0") if run]
+    closed = not above[-1]
+    excursions = sum(n >= 2 for n in lengths)
+    flips = sum(n == 1 for n in lengths) - (1 if above.size and lengths and lengths[-1] == 1 and not closed else 0)
+    return dict(first=int(ups[0]) if ups.size else -1, excursions=excursions, flips=flips,
+                init=es[0], final=es[-1],
                 max_loss=loss.max(), final_loss=loss[-1], tail_min=es[tail_start:].min(),
                 tail_max=es[tail_start:].max(), es=es, loss=loss)
 
@@ -96,17 +102,18 @@ def test_batch_kernel_matches_numpy_twin():
     res = S.run_batch(spec, params)
     cache = {}
     for c, p in enumerate(params):
-        d, st = S.cell_state(p, cache)
+        p, d, st = S.cell_state(p, cache)
         ref = numpy_cell(st.a, st.u, st.G, d.s, d.z, d.y_perp2, d.n, p.m, p.eta, p.steps, spec.tail_start)
         f, i = res["fsum"][c], res["isum"][c]
         assert i[B.I_STATUS] == 0 and i[B.I_STATUS_STEP] == p.steps
-        assert i[B.I_FIRST_CROSS] == ref["first"] and i[B.I_NCYCLES] == ref["cycles"]
+        assert i[B.I_FIRST_CROSS] == ref["first"]
+        assert (i[B.I_EXCURSIONS], i[B.I_FLIPS]) == (ref["excursions"], ref["flips"])
         for key, col in (("init", B.F_INIT_ES), ("final", B.F_FINAL_ES), ("max_loss", B.F_MAX_LOSS),
                          ("final_loss", B.F_FINAL_LOSS), ("tail_min", B.F_TAIL_MIN), ("tail_max", B.F_TAIL_MAX)):
             assert f[col] == pytest.approx(ref[key], rel=1e-9), key
         assert np.allclose(res["traj"][c, :, B.O_ES], ref["es"][::50], rtol=1e-9)
         assert np.allclose(res["traj"][c, :, B.O_LOSS], ref["loss"][::50], rtol=1e-9)
-    assert {int(x) for x in res["isum"][:, B.I_NCYCLES]} != {0}  # the grid does reach the edge
+    assert {int(x) for x in res["isum"][:, B.I_EXCURSIONS]} != {0}  # the grid does reach the edge
 
 
 def test_scan_cells_agree_with_simulate():
@@ -117,7 +124,8 @@ def test_scan_cells_agree_with_simulate():
         p = spec.cell_params(ix)
         info = eosdyn.summarize(eosdyn.simulate(p))
         assert res["isum"][c, B.I_FIRST_CROSS] == info["first_cross_step"]
-        assert res["isum"][c, B.I_NCYCLES] == info["n_eos_cycles"]
+        assert res["isum"][c, B.I_EXCURSIONS] == info["n_eos_excursions"]
+        assert res["isum"][c, B.I_FLIPS] == info["n_period2_flips"]
         assert res["isum"][c, B.I_STATUS_STEP] == info["status_step"]
         assert res["fsum"][c, B.F_FINAL_LOSS] == info["final_loss"]  # bitwise: the same map
         assert res["fsum"][c, B.F_INIT_ES] == pytest.approx(info["initial_eta_sharpness"], rel=1e-12)

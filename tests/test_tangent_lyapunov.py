@@ -91,10 +91,13 @@ def run_from(a, u, G, s, z, n, m, eta, steps, lyap_start, renorm=7):
     """One cell of the batch kernel from an explicit state; returns (fsum, isum)."""
     r = s.size
     fsum, isum = np.full((1, B.NF), np.nan), np.zeros((1, B.NI), dtype=np.int64)
-    B.run_cells(s[None], z[None], np.zeros(1), np.array([n]), np.array([m]), np.array([eta]), 1.0,
-                np.array([a]), u[None].copy(), G[None].copy(), steps, 1, 1, steps, steps + 1, lyap_start,
-                renorm, np.full(1, -1.0), np.array([1e100]), tangent_start(r)[None], np.zeros((1, 0, B.NOBS)),
-                np.zeros((1, 0, B.NOBS)), fsum, isum, np.zeros((1, 1)), np.zeros((1, r)), np.zeros((1, r, r)))
+    data = B.CellData(s[None], z[None], np.zeros(1), np.array([float(n)]), np.array([float(m)]),
+                      np.array([eta]), np.array([a]), u[None].copy(), G[None].copy(), np.full(1, -1.0),
+                      np.array([1e100]), tangent_start(r)[None])
+    ctl = B.CellControl(1.0, steps, 1, 1, steps, steps + 1, lyap_start, renorm)
+    out = B.CellOut(np.zeros((1, 0, B.NOBS)), np.zeros((1, 0, B.NOBS)), fsum, isum, np.zeros((1, 1)),
+                    np.zeros((1, r)), np.zeros((1, r, r)))
+    B.run_cells(data, ctl, out)
     return fsum[0], isum[0]
 
 

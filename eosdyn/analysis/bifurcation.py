@@ -28,6 +28,7 @@ from ..kernels import batch_numba as B
 from ..kernels import layout as L
 from ..model.params import Params, make_params
 from ..progress import progress_bar
+from ..status import flag_attrs
 from .scan import SCANNABLE, Axis, ScanOptions, ScanSpec, iter_blocks, parse_values, run_batch
 
 MODES = ("fresh", "continuation")
@@ -109,7 +110,7 @@ def bifurcation(params: Params | None = None, param: str = "eta", values=None, *
     xarray.Dataset
         Over the dimension ``param`` (and ``k`` for orbits): ``orbit_<observable>`` (4),
         ``orbit`` (the chosen one), ``period``, ``lyapunov``, ``status``, ``status_step``,
-        ``first_cross_step``, ``n_eos_cycles``, ``initial_eta_sharpness``,
+        ``first_cross_step``, ``n_eos_excursions``, ``n_period2_flips``, ``initial_eta_sharpness``,
         ``final_eta_sharpness``; attrs with provenance.
     """
     params = params or make_params()
@@ -190,12 +191,14 @@ def _dataset(spec, res, observable, period_max, period_tol, mode, wall) -> xr.Da
                                                "-2 not settled)"}),
         "lyapunov": ((dim,), f[:, B.F_LYAP], {"long_name": "maximal Lyapunov exponent of the "
                                               "outputs per step (eosdyn.analysis.lyapunov)"}),
-        "status": ((dim,), i[:, B.I_STATUS].astype(np.int8),
-                   {"long_name": "0 max_steps, 1 converged, 2 diverged"}),
+        "status": ((dim,), i[:, B.I_STATUS].astype(np.int8), {"long_name": "run status", **flag_attrs()}),
         "status_step": ((dim,), i[:, B.I_STATUS_STEP]),
         "first_cross_step": ((dim,), i[:, B.I_FIRST_CROSS],
                              {"long_name": "first step with Lambda > 2/eta (-1 never)"}),
-        "n_eos_cycles": ((dim,), i[:, B.I_NCYCLES]),
+        "n_eos_excursions": ((dim,), i[:, B.I_EXCURSIONS],
+                             {"long_name": "runs of >= 2 consecutive steps above 2/eta (EoS excursions)"}),
+        "n_period2_flips": ((dim,), i[:, B.I_FLIPS],
+                            {"long_name": "single steps above 2/eta between steps below (period-2 flips)"}),
         "initial_eta_sharpness": ((dim,), f[:, B.F_INIT_ES]),
         "final_eta_sharpness": ((dim,), f[:, B.F_FINAL_ES]),
         "tangent_projections": ((dim,), i[:, B.I_RESETS]),

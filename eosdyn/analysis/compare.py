@@ -20,7 +20,7 @@ import xarray as xr
 from .. import api
 from ..engines.recorder import RowRecorder, current_statistics
 from ..errors import EosdynError, ParameterError
-from ..model.params import Params, make_params
+from ..model.params import Params
 from . import replay
 from .summary import eos_crossings
 
@@ -39,7 +39,7 @@ def _run(pb, progress):
         if pb.params.engine == "flow":
             engine.keep = np.full((pb.rec.shape[0], width), np.nan)
             holder["states"] = engine.keep
-        elif getattr(engine, "needs_parameters", False):
+        elif engine.needs_parameters:
             def measure(e):
                 st = current_statistics(e)
                 return np.concatenate([[st.a], st.u, st.G.ravel()])
@@ -72,18 +72,13 @@ def compare(params: Params | None = None, *, X=None, Y=None, A=None, W=None, tol
         ``sharpness_flow``, ``distance`` (``||D_GD - D_flow||``), ``rel_distance``; attrs with
         the parting step, the first 2/eta crossings of both, and both runs' provenance.
     """
-    if params is None:
-        params = make_params(**kwargs)
-    elif kwargs:
-        params = make_params(**{**params.to_dict(), **kwargs})
+    params, m_given = api.merge_params(params, kwargs)
     if params.engine == "flow":
         raise EosdynError("compare runs GD against the flow: choose a GD engine "
                           "(reduced, first-order or full), not flow")
     if not (tol > 0):
         raise ParameterError("tol", f"must be > 0, got {tol}")
-    if A is not None and "m" not in kwargs:
-        params = params.replace(m=int(np.asarray(A).shape[0]))
-    pb = api.build_problem(params, X=X, Y=Y, A=A, W=W)
+    pb = api.build_problem(params, X=X, Y=Y, A=A, W=W, m_given=m_given)
     pb_flow = api.Problem.create(pb.params.replace(engine="flow", hessian=False), pb.data, pb.init)
     gd, s_gd = _run(pb, progress)
     flow, s_fl = _run(pb_flow, progress)

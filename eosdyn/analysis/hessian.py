@@ -147,8 +147,8 @@ class HessianRecorder(RowRecorder):
 
     def __init__(self, engine):
         super().__init__(engine, self._hessian)
-        self.parameters = bool(getattr(engine, "needs_parameters", False))
-        self.replay = hasattr(engine, "order") and not self.parameters
+        self.parameters = bool(engine.needs_parameters)
+        self.replay = bool(engine.replayable)   # the GD maps: states regenerated bit for bit
         self.H = scratch(self.pb.data.rank)
 
     def advance(self, t0: int, t1: int) -> None:

@@ -54,7 +54,7 @@ class StateSource:
 
             data = SimpleNamespace(rank=r, s=info.s, z=info.z, n=int(info.n), y_perp2=info.y_perp2)
             pb = SimpleNamespace(params=info.params, data=data, init=info.init,
-                                 status=np.array([-1, -1, 0, 0]), rec=np.zeros((1, 14)))
+                                 rec=np.zeros((1, 1)))
             self.flow = METHODS[info.engine](pb)
         else:
             self.flow = None

@@ -32,6 +32,11 @@ def _phases(v) -> str:
     return " ".join(PHASE_NAMES.get(int(p), str(p)) for p in v) or "none"
 
 
+def _phase_steps(v) -> str:
+    """``{"I": 31000, ..., "stationary": 0}`` as ``I 31000, II 120, ...`` (phases with steps only)."""
+    return ", ".join(f"{k} {n}" for k, n in v.items() if n) or "none"
+
+
 #: key -> (label, format), in the order of the table
 LABELS = {
     "initial_eta_sharpness": ("initial eta*Lambda", _num),
@@ -41,13 +46,18 @@ LABELS = {
     "edge_sharpness": ("sharpness compared with the edge", str),
     "late_edge_ratio": ("late-time mean sharpness / edge", _num),
     "first_cross_step": ("first step with Lambda > 2/eta", _step),
-    "n_eos_cycles": ("EoS cycles (crossings of 2/eta)", str),
+    "n_eos_excursions": ("EoS excursions (≥ 2 steps above 2/eta)", str),
+    "n_period2_flips": ("period-2 flips (1 step above 2/eta)", str),
     "phases": ("phases seen", _phases),
+    "phase_steps": ("steps per phase", _phase_steps),
     "anomalies": ("steps with anomaly (Fig. 2)", str),
     "max_hessian_ratio": ("max lambda_max(Hessian) / Lambda", _num),
     "final_hessian_ratio": ("final lambda_max(Hessian) / Lambda", _num),
     "initial_loss": ("initial loss", _num),
     "final_loss": ("final loss", _num),
+    "min_loss": ("min loss", _num),
+    "max_loss": ("max loss", _num),
+    "summaries_over": ("counts and extremes over", str),
     "status": ("status", str),
     "run_time": ("simulate time (without compiling)", _seconds),
     "compile_time": ("numba compile / cache load", _seconds),
@@ -75,7 +85,8 @@ def _generic(v) -> str:
 EDGE_KEYS = ("optimizer", "edge", "edge_sharpness", "late_edge_ratio")
 #: labels that read "the edge" instead of "2/eta" for other optimizers
 EDGE_LABELS = {"first_cross_step": "first step above the edge",
-               "n_eos_cycles": "EoS cycles (crossings of the edge)"}
+               "n_eos_excursions": "EoS excursions (≥ 2 steps above the edge)",
+               "n_period2_flips": "period-2 flips (1 step above the edge)"}
 
 
 class Summary(dict):

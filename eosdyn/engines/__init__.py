@@ -1,19 +1,20 @@
 """The engine table: how a run advances, behind one interface.
 
 :data:`METHODS` maps ``engine`` names to engine classes, like scipy's ``solve_ivp`` ``METHODS``.
-Each is built from a :class:`~eosdyn.engines.base.Problem` and exposes ``advance(t0, t1)`` and
-``final()``.
+Each is an :class:`~eosdyn.engines.base.Engine` built from a :class:`~eosdyn.engines.base.Problem`;
+the contract (``advance``, ``current``, ``final``, ``finish``, the ONE recording loop, and the
+declared capabilities read instead of probing attributes) is in :mod:`eosdyn.engines.base`.
 """
 
 from ..nets.engine import NetworkEngine  # imports JAX only when an engine is built
-from .base import Problem
+from .base import Engine, Problem, Progress
 from .central_flow import CentralFlowEngine
 from .flow import FlowEngine
 from .full import FullEngine
 from .reduced import FirstOrderEngine, ReducedEngine
 from .stable_flow import StableFlowEngine
 
-METHODS: dict[str, type] = {
+METHODS: dict[str, type[Engine]] = {
     "reduced": ReducedEngine,
     "first-order": FirstOrderEngine,
     "full": FullEngine,
@@ -24,6 +25,6 @@ METHODS: dict[str, type] = {
 }
 
 __all__ = [
-    "METHODS", "CentralFlowEngine", "FirstOrderEngine", "FlowEngine", "FullEngine", "NetworkEngine", "Problem",
-    "ReducedEngine", "StableFlowEngine",
+    "METHODS", "CentralFlowEngine", "Engine", "FirstOrderEngine", "FlowEngine", "FullEngine", "NetworkEngine",
+    "Problem", "Progress", "ReducedEngine", "StableFlowEngine",
 ]

@@ -183,10 +183,13 @@ def _tie(nu: float, lam: float) -> bool:
 
 
 class CentralFlowEngine(FlowEngine):
-    """The central flow on ``(a, u, G)``, sampled at ``t = k`` (GD step k, flow time ``k eta``)."""
+    """The central flow on ``(a, u, G)``, sampled at ``t = k`` (GD step k, flow time ``k eta``);
+    its integer states go through the recording loop as the flow's do (summaries over every step
+    of the sampled flow)."""
 
     name = "central-flow"
     exact = False
+    truncation = "central flow"
     needs_parameters = False
     #: how ``predicted_loss`` / ``predicted_a_norm2`` are formed (see :meth:`_predictions`)
     theory = "central flow (Cohen et al. 2025): L + (1/2)<H, Sigma>, ||A||^2 + tr Sigma_AA"
@@ -261,19 +264,19 @@ class CentralFlowEngine(FlowEngine):
             return
         lo, hi, sol = s.t_old, s.t, s.dense_output()
         if not self.field.ok(s.y, p.max_loss):
-            self.segments.append((lo, hi, sol))
+            self._keep_segment(lo, hi, sol)
             self._set_stop(self._first_bad_step(lo, hi, sol), L.DIVERGED,
                            f"the flow blew up (non-finite or above max_loss = {p.max_loss:g}) by t = {hi:.6g}")
             return
         event = self._edge_event(lo, hi, sol, s.y)
         if event is None:
-            self.segments.append((lo, hi, sol))
+            self._keep_segment(lo, hi, sol)
             self._sharpness_event(lo, hi, sol, s.y)
             self._loss_event(lo, hi, sol, s.y)
             return
         t_ev, new_k, reason = event
         y_ev = np.asarray(sol(t_ev), dtype=float)
-        self.segments.append((lo, t_ev, sol))
+        self._keep_segment(lo, t_ev, sol)
         self._sharpness_event(lo, t_ev, sol, y_ev)
         self._loss_event(lo, t_ev, sol, y_ev)
         if reason is not None:
@@ -351,14 +354,12 @@ class CentralFlowEngine(FlowEngine):
         ks = np.array([k for _, k in self.switches])
         return ks[np.searchsorted(times, ts, side="right") - 1]
 
-    def _record(self, rows: np.ndarray, diverged_last: bool) -> None:
-        k0 = int(self.pb.status[2])
-        super()._record(rows, diverged_last)
-        ts = rows.astype(float)
-        Ys = np.ascontiguousarray(self.sample(ts))
+    def _rows_written(self, k0: int, k1: int, Ys: np.ndarray) -> None:
+        super()._rows_written(k0, k1, Ys)
+        ts = self.pb.rec_step[k0:k1].astype(float)
         ks = self.regime_at(ts).astype(np.int64)
-        loss = self.pb.rec[k0:k0 + rows.size, L.LOSS]
-        self.extras[k0:k0 + rows.size] = self._extras(Ys, ks, loss)
+        loss = self.pb.rec[k0:k1, L.LOSS]
+        self.extras[k0:k1] = self._extras(np.ascontiguousarray(Ys), ks, loss)
 
     def _extras(self, Ys: np.ndarray, ks: np.ndarray, loss: np.ndarray) -> np.ndarray:
         """The EXTRAS of the states ``Ys`` (rows) in regimes ``ks``."""

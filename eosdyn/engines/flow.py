@@ -10,9 +10,10 @@ It is integrated by a ``scipy.integrate`` solver (``RK45``, ``DOP853``, ``Radau`
 the time ``t = tau / eta``, so that flow time ``t`` lines up with GD step ``k = t``: the solver is
 created once for ``[0, steps + 1]`` and stepped on its own schedule (independent of how the run
 is chunked, so a run is deterministic), and the state at integer ``t`` comes from its dense
-output. Each recorded row holds the diagnostics at ``t`` and, in ``SHARP_NEXT``/``A_NEXT``, at
-``t + 1`` -- the same record layout as the GD kernels, so phases, summaries, plots and checks
-apply unchanged.
+output (each solver step samples the integers it covers, at once). Those states go through the
+same recording loop as the GD engines (:func:`eosdyn.kernels.record_numba.run`, the model
+:data:`eosdyn.kernels.flow_numba.FlowStates`), with the stop decided by the events below: the
+same rows, phases, per-step summaries, plots and checks.
 
 Events, located by root finding on the dense output of each solver step:
 
@@ -33,10 +34,11 @@ import math
 
 import numpy as np
 
-from ..kernels import eigen_numba, flow_numba
+from ..kernels import edge_numba, eigen_numba, flow_numba
 from ..kernels import layout as L
-from ..kernels.diagnostics_numba import workspace
+from ..kernels import record_numba as R
 from ..model.init import Statistics
+from .base import Engine
 
 #: the scipy.integrate solver classes by name (scipy is imported when a flow runs, so that
 #: ``eosdyn simulate`` with a GD engine does not pay for it)
@@ -119,15 +121,16 @@ class FlowField:
                                         self.u, self.G, self.scr[2]))
 
 
-class FlowEngine:
+class FlowEngine(Engine):
     """Gradient flow on ``(a, u, G)``, sampled at ``t = k`` (flow time ``k eta``)."""
 
     name = "flow"
     exact = False
-    needs_parameters = False
+    truncation = "flow"
+    supports_hessian = True
 
     def __init__(self, pb):
-        self.pb = pb
+        super().__init__(pb)
         p, d = pb.params, pb.data
         self.r = d.rank
         self.field = FlowField(d, p.m, p.eta)
@@ -147,9 +150,13 @@ class FlowEngine:
         self.cross_down: list = []
         self.t_converged: float | None = None
         self.nsteps = 0
-        self.win_next: float | None = None   # loss one step after the last recorded row
-        self.ws = workspace(self.r)
-        self.diag_scr = (np.zeros(self.r), np.zeros((self.r, self.r)))
+        # states at integer steps: each solver step samples the integers it covers at once (a
+        # fixed grouping, so the sampled states do not depend on chunking or on the stride)
+        self.ints: list = [(0, self.y0[None, :].copy())]   # (first step, states) blocks
+        self.sampled = 0   # last integer step sampled
+        self.model, self.look = flow_numba.states_model(self.y0[None, :], self.field.s, self.field.z,
+                                                        d.y_perp2, d.n, p.m, p.eta)
+        self.ew = edge_numba.edge_work(self.r)
         self._es_prev = self.field.eta_sharpness(self.y0)
         self._rl_prev = self.field.reducible_loss(self.y0)
         if not self.field.ok(self.y0, p.max_loss):
@@ -178,7 +185,7 @@ class FlowEngine:
             self._set_stop(k, L.DIVERGED, f"the {p.method} solver failed at t = {s.t:.6g}: {message}")
             return
         lo, hi, sol = s.t_old, s.t, s.dense_output()
-        self.segments.append((lo, hi, sol))
+        self._keep_segment(lo, hi, sol)
         if not self.field.ok(s.y, p.max_loss):
             self._set_stop(self._first_bad_step(lo, hi, sol), L.DIVERGED,
                            f"the flow blew up (non-finite or above max_loss = {p.max_loss:g}) "
@@ -186,6 +193,15 @@ class FlowEngine:
             return
         self._sharpness_event(lo, hi, sol, s.y)
         self._loss_event(lo, hi, sol, s.y)
+
+    def _keep_segment(self, lo: float, hi: float, sol) -> None:
+        """Keep the dense output ``sol`` of ``[lo, hi]`` and sample the integer steps it newly
+        covers (all at once: a fixed grouping, so the states do not depend on chunking)."""
+        self.segments.append((lo, hi, sol))
+        ks = np.arange(self.sampled + 1, math.floor(hi) + 1)
+        if ks.size:
+            self.ints.append((int(ks[0]), np.asarray(sol(ks.astype(float))).T.reshape(ks.size, -1)))
+            self.sampled = int(ks[-1])
 
     def _set_stop(self, k: int, code: int, message: str | None) -> None:
         if self.stop is None or k < self.stop[0]:
@@ -249,83 +265,74 @@ class FlowEngine:
         return out
 
     def _drop_before(self, t: float) -> None:
-        """Forget dense outputs that end before ``t`` (keep the one covering ``t``)."""
+        """Forget dense outputs that end before ``t`` (keep the one covering ``t``) and the
+        sampled states before ``t``."""
         k = 0
         while k < len(self.segments) - 1 and self.segments[k][1] < t:
             k += 1
         del self.segments[:k]
+        self.ints = [(k0, b) for k0, b in self.ints if k0 + b.shape[0] > t]
 
     # --- the engine interface --------------------------------------------------------------
 
+    #: steps per call of the recording loop (bounds the sampled states held at once)
+    CHUNK = 4096
+
     def advance(self, t0: int, t1: int) -> None:
-        """Process steps ``[t0, t1)``: record rows, detect the stop; same contract as the GD
-        kernels' ``run`` (``status = [code, step, rows written, next t]``)."""
+        """Process steps ``[t0, t1)`` through the shared recording loop, the stop decided by the
+        events (:func:`eosdyn.kernels.record_numba.run`; the states are the flow's at integer
+        times, sampled from the solver's dense output)."""
         pb, p = self.pb, self.pb.params
         t1 = min(t1, p.steps + 1)
-        if t1 <= t0:
-            pb.status[3] = t0
-            return
-        self._cover(t1)
-        stop = self.stop if self.stop is not None and self.stop[0] < t1 else None
-        if stop is None and t0 <= p.steps < t1:
-            stop = (p.steps, L.MAX_STEPS, None)
-        end = stop[0] if stop is not None else t1
-        every = p.stride
-        first = -(-t0 // every) * every
-        rows = list(range(first, end, every))
-        if stop is not None:
-            rows.append(stop[0])
-            if stop[1] != L.DIVERGED:
-                self._cover(stop[0] + 1)
-        rows = np.array(rows, dtype=np.int64)
-        if rows.size:
-            self._record(rows, diverged_last=stop is not None and stop[1] == L.DIVERGED)
-        if stop is not None:
-            pb.status[0], pb.status[1], pb.status[3] = stop[1], stop[0], stop[0]
-            self.stop = stop
-        else:
-            pb.status[3] = t1
-        self._drop_before(float(pb.status[3]))
+        t = t0
+        while t < t1 and not pb.progress.done:
+            b = min(t + self.CHUNK, t1)
+            self._cover(b)
+            stop = self.stop if self.stop is not None and self.stop[0] < b else None
+            end = b
+            if stop is not None:
+                end = stop[0] + 1
+                if stop[1] != L.DIVERGED:
+                    self._cover(stop[0] + 1)
+            Ys = self.states(t, end)
+            self.model.stop[:] = (stop[0], stop[1]) if stop is not None else (-1, -1)
+            self.model.pos[0] = 0
+            md = self.model._replace(Ys=Ys)
+            look = self.look._replace(Ys=Ys)
+            k0 = pb.progress.rows
+            R.run(md, look, pb.control(t, end), pb.record, self.ew)
+            k1 = pb.progress.rows
+            if k1 > k0:
+                self._rows_written(k0, k1, Ys[pb.rec_step[k0:k1] - t])
+            t = end
+        if not pb.progress.done:
+            pb.progress.array[L.P_NEXT] = max(t, t0)
+        self._drop_before(float(pb.progress.next_step))
 
-    def _record(self, rows: np.ndarray, diverged_last: bool) -> None:
-        pb, p, d = self.pb, self.pb.params, self.pb.data
-        nxt = rows + 1
-        if diverged_last:
-            nxt = nxt[:-1]
-        ts = np.union1d(rows, nxt).astype(float)
-        Ys = self.sample(ts)
-        diag = np.full((ts.size, L.NDIAG), np.nan)
-        flow_numba.diagnose_states(Ys, self.field.s, self.field.z, d.y_perp2, float(d.n),
-                                   float(p.m), p.eta, *self.ws, *self.diag_scr, diag)
-        at = np.searchsorted(ts, rows)
-        k0 = int(pb.status[2])
-        k1 = k0 + rows.size
-        rec = pb.rec
-        rec[k0:k1, :L.NDIAG] = diag[at]
-        rec[k0:k1, L.SHARP_NEXT] = np.nan
-        rec[k0:k1, L.A_NEXT] = np.nan
-        nn = nxt.size
-        at_next = np.searchsorted(ts, nxt)
-        rec[k0:k0 + nn, L.SHARP_NEXT] = diag[at_next, L.SHARP]
-        rec[k0:k0 + nn, L.A_NEXT] = diag[at_next, L.A_NORM2]
-        # loss extremes over (previous recorded step, t]: the flow's loss is monotone, so
-        # they are attained at the ends, the loss one step after the previous row and at t
-        loss = diag[at, L.LOSS]
-        after_prev = np.empty(rows.size)
-        after_prev[0] = loss[0] if self.win_next is None else self.win_next
-        after_prev[1:] = diag[at_next[:rows.size - 1], L.LOSS]
-        rec[k0:k1, L.LOSS_MIN] = np.fmin(loss, after_prev)
-        rec[k0:k1, L.LOSS_MAX] = np.fmax(loss, after_prev)
-        if nn == rows.size:
-            self.win_next = float(diag[at_next[-1], L.LOSS])
-        pb.rec_step[k0:k1] = rows
-        pb.status[2] = k1
+    def _rows_written(self, k0: int, k1: int, Ys: np.ndarray) -> None:
+        """Rows ``k0 <= k < k1`` were just written; ``Ys`` are their states (rows). Subclasses
+        add their own per-row variables here (default: keep the states if asked to)."""
         if self.keep is not None:
-            self.keep[k0:k1] = Ys[at]
+            self.keep[k0:k1] = Ys
+
+    def states(self, t0: int, t1: int) -> np.ndarray:
+        """The states at integer steps ``t0..t1`` (inclusive), rows; integers the solver has not
+        covered (past a failure) come from the last dense output, extrapolated."""
+        out = np.empty((t1 - t0 + 1, self.y0.size))
+        done = np.zeros(out.shape[0], dtype=bool)
+        for k0, block in self.ints:
+            lo, hi = max(k0, t0), min(k0 + block.shape[0] - 1, t1)
+            if lo <= hi:
+                out[lo - t0:hi - t0 + 1] = block[lo - k0:hi - k0 + 1]
+                done[lo - t0:hi - t0 + 1] = True
+        if not done.all():
+            with np.errstate(all="ignore"):
+                out[~done] = self.sample(np.arange(t0, t1 + 1, dtype=float)[~done])
+        return out
 
     def current(self) -> Statistics:
-        """The state at the step the engine sits on (``status[3]``)."""
-        t = float(self.pb.status[3])
+        """The state at the step the engine sits on (``progress.next_step``)."""
+        t = float(self.pb.progress.next_step)
         self._cover(t)
         return unpack(self.sample(np.array([t]))[0], self.r)
 

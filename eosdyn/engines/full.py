@@ -4,49 +4,52 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import full_numba
-from ..kernels.diagnostics_numba import workspace
+from ..kernels import edge_numba, full_numba
+from ..kernels import record_numba as R
 from ..model.init import Statistics
-from .base import Problem
+from .base import Engine, Problem
 
 
-class FullEngine:
+class FullEngine(Engine):
     """GD on the parameters ``(A, W)``: O(m d) per step, the ground truth."""
 
     name = "full"
     exact = True
+    truncation = None
     needs_parameters = True
+    supports_hessian = True
     refresh_every = 4096
 
     def __init__(self, pb: Problem):
-        self.pb = pb
-        d = pb.data
-        self.A = pb.A.copy()
-        self.W = np.ascontiguousarray(pb.W.copy())
-        self.XT = np.ascontiguousarray(d.X.T)
-        self.X = np.ascontiguousarray(d.X)
-        self.U = np.ascontiguousarray(d.U)
-        self.h = np.zeros(d.d)
-        self.state = np.zeros(1)
-        self.Ghat = np.zeros((d.rank, d.rank))
-        self.ws = workspace(d.rank)
-        self.scr = full_numba.scratch(self.A, self.W, self.U)
-        self.D = np.zeros(d.n)
-        self.p = np.zeros(d.d)
-        full_numba.refresh(self.A, self.W, self.h, self.state, self.Ghat, self.U, self.scr["WU"])
+        super().__init__(pb)
+        self.model, self.look = full_numba.model(pb.A, pb.W, pb.data, pb.params.eta, self.refresh_every)
+        self.ew = edge_numba.edge_work(pb.data.rank)
+
+    @property
+    def A(self) -> np.ndarray:
+        return self.model.A
+
+    @property
+    def W(self) -> np.ndarray:
+        return self.model.W
 
     def advance(self, t0: int, t1: int) -> None:
-        pb, p, d, s = self.pb, self.pb.params, self.pb.data, self.scr
-        full_numba.run(
-            self.A, self.W, self.h, self.state, self.Ghat, self.XT, self.X, d.Y, self.U, d.s,
-            d.z, d.y_perp2, p.eta, t0, t1, p.steps, p.stride, p.loss_tol, p.max_loss,
-            self.refresh_every, pb.rec, pb.rec_step, pb.carry, pb.status, *self.ws, self.D,
-            self.p, s["kq"], s["hb"], s["u"], s["G"], s["WU"], s["sA"], s["sW"], s["sh"],
-            s["sstate"], s["sGhat"],
-        )
+        R.run(self.model, self.look, self.pb.control(t0, t1), self.pb.record, self.ew)
+
+    def current(self) -> Statistics:
+        """From the kernel's running ``h``, ``Ghat`` (no pass over ``W``)."""
+        md = self.model
+        r = md.U.shape[1]
+        u, G = np.zeros(r), np.zeros((r, r))
+        full_numba.stats(md.h, md.Ghat, md.U, md.W.shape[0], u, G)
+        return Statistics(float(md.state[0]), u, G)
 
     def final(self) -> Statistics:
-        full_numba.refresh(self.A, self.W, self.h, self.state, self.Ghat, self.U, self.scr["WU"])
-        u, G = np.zeros(self.U.shape[1]), np.zeros_like(self.Ghat)
-        full_numba.stats(self.h, self.Ghat, self.U, self.W.shape[0], u, G)
-        return Statistics(float(self.state[0]), u, G)
+        """Recomputed from the parameters (one pass over ``W``), the model left untouched."""
+        md = self.model
+        r = md.U.shape[1]
+        h, state, Ghat = np.zeros_like(md.h), np.zeros(1), np.zeros((r, r))
+        full_numba.refresh(md.A, md.W, h, state, Ghat, md.U, np.zeros(r))
+        u, G = np.zeros(r), np.zeros((r, r))
+        full_numba.stats(h, Ghat, md.U, md.W.shape[0], u, G)
+        return Statistics(float(state[0]), u, G)

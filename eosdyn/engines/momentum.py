@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels import edge_numba
 from ..kernels import momentum_numba as K
 from ..kernels import optim_layout as O
-from ..kernels.diagnostics_numba import workspace
+from ..kernels import record_numba as R
 from ..model.init import Statistics
-from ..optim import outputs
+from ..optim import outputs, relevant_sharpness
 from ..optim.params import check_batch_size
-from .base import Problem
+from .base import Engine, Problem
 
 
 def hyper(pb: Problem):
@@ -47,44 +48,50 @@ def batch_arrays(data):
     return V, np.ascontiguousarray(data.Y - V @ data.z)
 
 
-class ReducedOptimEngine:
-    """Heavy ball / Nesterov / mini-batch SGD on ``(a, ab, bb, u, ub, wa, wb, G, H, K)``, exactly."""
+class ReducedOptimEngine(Engine):
+    """Heavy ball / Nesterov / mini-batch SGD on ``(a, ab, bb, u, ub, wa, wb, G, H, K)``, exactly.
+
+    Advanced by the ONE recording loop (:func:`eosdyn.kernels.record_numba.run`, model
+    :data:`eosdyn.kernels.momentum_numba.Momentum`; its ``extras`` hook records the batch
+    sharpness and ``||v||^2``). Heavy ball and Nesterov track every step against their edge
+    (``Lambda`` is their relevant sharpness); mini-batch runs compare ``batch_sharpness``, known at
+    the recorded rows only, with the edge (:mod:`eosdyn.optim.outputs`).
+    """
 
     name = "reduced"
     exact = True
+    truncation = None
     needs_parameters = False
 
+    @classmethod
+    def per_step_tracking(cls, params) -> bool:
+        return relevant_sharpness(params) == "sharpness"
+
     def __init__(self, pb: Problem):
-        self.pb = pb
+        super().__init__(pb)
         d = pb.data
         r = d.rank
-        self.hyp, self.ihyp = hyper(pb)
-        self.sc = np.array([pb.init.a, 0.0, 0.0])
-        self.vv = np.zeros((4, r))
-        self.vv[K.V_U] = pb.init.u
-        self.MM = np.zeros((3, r, r))
-        self.MM[K.M_G] = pb.init.G
-        self.V, self.yperp = batch_arrays(d)
-        self.ws = workspace(r)
-        self.extra = np.full((pb.rec.shape[0], O.NX), np.nan)
-        self.perm = np.arange(d.n, dtype=np.int64)
-        self.epoch = np.array([-1], dtype=np.int64)
-        self.work = np.arange(d.n, dtype=np.int64)
-        self.tmp = np.zeros((K.NSCR, r))
-        self.scratch = (np.zeros(3), np.zeros((4, r)), np.zeros((3, r, r)))
+        hyp, ihyp = hyper(pb)
+        sc = np.array([pb.init.a, 0.0, 0.0])
+        vv = np.zeros((4, r))
+        vv[K.V_U] = pb.init.u
+        MM = np.zeros((3, r, r))
+        MM[K.M_G] = pb.init.G
+        V, yperp = batch_arrays(d)
+        self.model, self.look = K.model(sc, vv, MM, d.s, d.z, V, yperp, hyp, ihyp, d.n, pb.rec.shape[0])
+        self.ew = edge_numba.edge_work(r)
+
+    @property
+    def extra(self) -> np.ndarray:
+        return self.model.extra
 
     def advance(self, t0: int, t1: int) -> None:
-        pb, d = self.pb, self.pb.data
-        K.run(self.sc, self.vv, self.MM, d.s, d.z, self.V, self.yperp, self.hyp, self.ihyp, t0, t1,
-              pb.rec, pb.rec_step, pb.carry, pb.status, self.extra, *self.ws, self.perm, self.epoch,
-              self.work, self.tmp, *self.scratch)
+        R.run(self.model, self.look, self.pb.control(t0, t1), self.pb.record, self.ew)
 
     def current(self) -> Statistics:
         """The parameters' statistics ``(a, u, G)`` at the engine's step."""
-        return Statistics(float(self.sc[K.S_A]), self.vv[K.V_U].copy(), self.MM[K.M_G].copy())
-
-    def final(self) -> Statistics:
-        return self.current()
+        md = self.model
+        return Statistics(float(md.sc[K.S_A]), md.vv[K.V_U].copy(), md.MM[K.M_G].copy())
 
     def finish(self, ds):
         return outputs.finish_run(ds, self.pb.params, extra=self.extra)

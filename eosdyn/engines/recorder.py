@@ -11,20 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import full_numba
 from ..model.init import Statistics
 
 
 def current_statistics(engine) -> Statistics:
     """The m-independent state ``(a, u, G)`` the engine sits on, without disturbing it."""
-    if hasattr(engine, "current"):
-        return engine.current()
-    if getattr(engine, "needs_parameters", False):   # full: from the kernel's running h, Ghat
-        r = engine.U.shape[1]
-        u, G = np.zeros(r), np.zeros((r, r))
-        full_numba.stats(engine.h, engine.Ghat, engine.U, engine.W.shape[0], u, G)
-        return Statistics(float(engine.state[0]), u, G)
-    return engine.final()
+    return engine.current()
 
 
 class RowRecorder:
@@ -39,28 +31,28 @@ class RowRecorder:
         self.filled = np.zeros(nrow, dtype=bool)
 
     def __getattr__(self, name):
-        # transparent for everything else (needs_parameters, A, W, current, ...), so that
+        # transparent for everything else (capabilities, A, W, current, ...), so that
         # recorders can be stacked
         if name == "engine":
             raise AttributeError(name)
         return getattr(self.engine, name)
 
     def advance(self, t0: int, t1: int) -> None:
-        p, st = self.pb.params, self.pb.status
+        p, prog = self.pb.params, self.pb.progress
         every, t = p.stride, t0
-        while t < t1 and st[0] < 0:
+        while t < t1 and not prog.done:
             nxt = min(-(-t // every) * every, p.steps)
             if nxt >= t1:
                 self.engine.advance(t, t1)
                 break
             self.engine.advance(t, nxt)
-            if st[0] >= 0:
+            if prog.done:
                 break
-            self._fill(int(st[2]))
+            self._fill(prog.rows)
             self.engine.advance(nxt, nxt + 1)
             t = nxt + 1
-        if st[0] >= 0 and st[2] > 0 and not self.filled[st[2] - 1]:
-            self._fill(int(st[2]) - 1)
+        if prog.done and prog.rows > 0 and not self.filled[prog.rows - 1]:
+            self._fill(prog.rows - 1)
 
     def _fill(self, row: int) -> None:
         self.values[row] = self.measure(self.engine)

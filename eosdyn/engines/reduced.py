@@ -2,48 +2,44 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..kernels import reduced_numba
-from ..kernels.diagnostics_numba import workspace
+from ..kernels import edge_numba, reduced_numba
+from ..kernels import record_numba as R
 from ..model.init import Statistics
-from .base import Problem
+from .base import Engine, Problem
 
 
-class ReducedEngine:
+class ReducedEngine(Engine):
     """Exact GD on ``(a, u, G)``: O(r^2) per step, independent of m."""
 
     name = "reduced"
-    order = 1
     exact = True
-    needs_parameters = False
+    truncation = None
+    supports_hessian = True
+    replayable = True
+    supports_lyapunov = True
+    supports_scan = True
+    #: weight of the map's eta^2 terms (1: exact GD; 0: the first-order truncation)
+    eta2_terms = 1.0
 
     def __init__(self, pb: Problem):
-        self.pb = pb
-        d = pb.data
-        self.state = np.array([pb.init.a])
-        self.u = pb.init.u.copy()
-        self.G = np.ascontiguousarray(pb.init.G.copy())
-        r = d.rank
-        self.ws = workspace(r)
-        self.scr = (np.zeros(r), np.zeros(r), np.zeros(r), np.zeros((r, r)), np.zeros(1))
+        super().__init__(pb)
+        d, p = pb.data, pb.params
+        self.model, self.look = reduced_numba.model(
+            pb.init.a, pb.init.u, pb.init.G, d.s, d.z, d.y_perp2, d.n, p.m, p.eta, self.eta2_terms)
+        self.ew = edge_numba.edge_work(d.rank)
 
     def advance(self, t0: int, t1: int) -> None:
-        pb, p, d = self.pb, self.pb.params, self.pb.data
-        g, Gg, su, sG, sst = self.scr
-        reduced_numba.run(
-            self.state, self.u, self.G, d.s, d.z, d.y_perp2, float(d.n), float(p.m), p.eta,
-            float(self.order), t0, t1, p.steps, p.stride, p.loss_tol, p.max_loss,
-            pb.rec, pb.rec_step, pb.carry, pb.status, *self.ws, g, Gg, su, sG, sst,
-        )
+        R.run(self.model, self.look, self.pb.control(t0, t1), self.pb.record, self.ew)
 
-    def final(self) -> Statistics:
-        return Statistics(float(self.state[0]), self.u.copy(), self.G.copy())
+    def current(self) -> Statistics:
+        md = self.model
+        return Statistics(float(md.state[0]), md.u.copy(), md.G.copy())
 
 
 class FirstOrderEngine(ReducedEngine):
     """The paper's Assumption 3.2 map: exact GD with the eta^2 terms dropped."""
 
     name = "first-order"
-    order = 0
     exact = False
+    truncation = "first-order"
+    eta2_terms = 0.0

@@ -52,6 +52,7 @@ class StableFlowEngine(CentralFlowEngine):
     """Damian et al.'s constrained trajectory on ``(a, u, G)`` with their predicted ``delta^2``."""
 
     name = "stable-flow"
+    truncation = "stable flow"
     theory = "self-stabilization (Damian et al. 2023): L + S delta^2 / 2, ||A||^2 + delta^2 ||u^A||^2"
 
     def _predictions(self, a, loss, sig2, delta2, infos):

@@ -259,7 +259,8 @@ def run_view(ds: xr.Dataset) -> dict:
 SUMMARY = (
     ("eta", "η"), ("m", "m"), ("engine", "engine"), ("steps", "steps"), ("status", "status"),
     ("first_cross_step", "first step with ηΛ > 2"), ("max_eta_sharpness", "max ηΛ"),
-    ("initial_eta_sharpness", "initial ηΛ"), ("n_eos_cycles", "EoS cycles"),
+    ("initial_eta_sharpness", "initial ηΛ"), ("n_eos_excursions", "EoS excursions (≥ 2 steps above 2/η)"),
+    ("n_period2_flips", "period-2 flips"),
     ("final_loss", "final loss"), ("wall_time", "run time (s)"),
 )
 

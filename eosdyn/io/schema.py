@@ -8,7 +8,9 @@ schema of its kind; a variable that is not declared is an error.
 
 Notation: ``M = (2/(m n)) (||A||^2 X^T X + X^T W^T W X)`` is the Gram (NTK) matrix,
 ``Lambda = lambda_max(M)`` the sharpness, ``D = F - Y`` the residual; differences are
-forward, ``Delta x(t) = x(t+1) - x(t)``.
+forward, ``Delta x(t) = x(t+1) - x(t)``. The status is written as a name (attr ``status``) and
+as a code with its CF flag table (``status_code``, ``status_flag_values``,
+``status_flag_meanings``; :mod:`eosdyn.status`).
 """
 
 from __future__ import annotations
@@ -48,16 +50,40 @@ VARIABLES: dict[str, Var] = {
     "R_norm2": Var(("step",), "1", "||R||^2 = ||(I - v_1 v_1^T) D||^2 (Section 3.4)."),
     "phase": Var(
         ("step",), "1",
-        "Phase of the paper's Section 3.1 from Lambda(t) and Delta Lambda(t): "
-        "1 = I (Lambda < 2/eta, rising), 2 = II (Lambda > 2/eta, rising), "
-        "3 = III (Lambda > 2/eta, not rising), 4 = IV (Lambda < 2/eta, not rising); "
-        "0 where Lambda(t+1) is unknown (diverged).",
+        "Phase of step t (the paper's Section 3.1) from Lambda(t) and Delta Lambda(t) = "
+        "Lambda(t+1) - Lambda(t): 1 = I (Lambda <= 2/eta, rising), 2 = II (Lambda > 2/eta, rising), "
+        "3 = III (Lambda > 2/eta, falling), 4 = IV (Lambda <= 2/eta, falling); "
+        "5 = stationary (|Delta Lambda| <= 1e-9 * 2/eta: at that rate Lambda needs more than 1e9 "
+        "steps to move by 2/eta); 0 = unknown (Lambda(t) or Lambda(t+1) not finite, or no step t+1 "
+        "after a divergence). Lambda > 2/eta is decided by an inertia test. For other optimizers "
+        "2/eta reads the run's edge (attr 'edge') and Lambda its relevant sharpness (attr "
+        "'edge_sharpness').",
         "int8",
     ),
     "anomaly": Var(
         ("step",), "1",
-        "sign(Delta Lambda) != sign(Delta ||A||^2) (the paper's Figure 2, Assumption 3.1).",
+        "Step t has sign(Delta Lambda) != sign(Delta ||A||^2) (the paper's Figure 2, Assumption "
+        "3.1); never at a stationary or unknown step.",
         "bool",
+    ),
+    "window_steps": Var(
+        ("step",), "GD steps",
+        "Steps in this row's window: the steps after the previous recorded step up to this one "
+        "(windows partition the run).", "int64",
+    ),
+    "window_phase_fraction": Var(
+        ("step", "phase_code"), "1",
+        "Fraction of the window's steps in each phase code (0 unknown, 1-4 = I-IV, 5 stationary), "
+        "every step classified as for 'phase' (so a period-2 orbit recorded at an even stride "
+        "shows as half I, half III, not as III); NaN when per-step tracking was off.",
+    ),
+    "window_flips": Var(
+        ("step",), "1",
+        "Period-2 flips in the window: single steps above 2/eta between steps below; -1 when "
+        "per-step tracking was off.", "int64",
+    ),
+    "window_anomalies": Var(
+        ("step",), "1", "Anomaly steps in the window; -1 when per-step tracking was off.", "int64",
     ),
     "loss_window_min": Var(
         ("step",), "1", "Minimum loss over the steps since the previous recorded step."
@@ -117,12 +143,33 @@ OPTIONAL_VARIABLES: dict[str, Var] = {
 COORDS = {
     "step": Var(("step",), "GD steps", "GD step t of each recorded row.", "int64"),
     "mode": Var(("mode",), "1", "Index i of the spectral direction (v_i, s_i), descending s_i."),
+    "phase_code": Var(("phase_code",), "1", "Phase code: 0 unknown, 1-4 = I-IV, 5 stationary.",
+                      "int64"),
+}
+
+#: the run's summaries (attrs), computed by the kernels over every step whatever was recorded
+#: (eosdyn.kernels.edge_numba); read back by eosdyn.summarize
+SUMMARY_ATTRS = {
+    "summaries_over": "'every step', or 'recorded steps' when per-step tracking was off (rank "
+                      "above eosdyn.engines.base.TRACK_MAX_RANK, the network engine, optimizers "
+                      "whose relevant sharpness is known at recorded steps only).",
+    "first_cross_step": "First step above the run's edge (attr 'edge': Lambda > 2/eta for GD, by the "
+                        "inertia test; the optimizer's relevant sharpness otherwise); -1: never.",
+    "n_eos_excursions": "Runs of >= 2 consecutive steps above the edge (the sawtooth EoS cycles).",
+    "n_period2_flips": "Single steps above the edge between steps below (period-2 flips around it).",
+    "n_anomalies": "Steps with sign(Delta Lambda) != sign(Delta ||A||^2) (see 'anomaly').",
+    "phase_steps": "Steps per phase code 0-5 (see 'phase'), over the whole run.",
+    "max_eta_sharpness": "Largest eta * Lambda over every step.",
+    "loss_min": "Smallest loss over every step.",
+    "loss_max": "Largest loss over every step.",
+    "steps_processed": "Steps classified (0 .. the last step processed).",
 }
 
 #: attributes every run carries (besides the parameters themselves)
 REQUIRED_ATTRS = (
-    "n", "m", "eta", "y_perp2", "seed", "engine", "status", "status_step", "status_message",
-    "eosdyn_version", "parameters", "record_every", "wall_time", "eosdyn_kind",
+    "n", "m", "eta", "y_perp2", "seed", "engine", "status", "status_code", "status_flag_values",
+    "status_flag_meanings", "status_step", "status_message", "eosdyn_version", "parameters",
+    "record_every", "wall_time", "eosdyn_kind", *SUMMARY_ATTRS,
 )
 
 
@@ -181,10 +228,14 @@ BIFURCATION_VARIABLES: dict[str, Var] = {
     "orbit": Var((GRID, "k"), "1", "The last keep values of the chosen observable (attrs['observable'])."),
     "period": Var((GRID,), "1", "Period of the orbit (0 aperiodic, -1 diverged, -2 not settled).", "int64"),
     "lyapunov": Var((GRID,), "1 / step", "Maximal Lyapunov exponent of the outputs per step."),
-    "status": Var((GRID,), "1", "0 max_steps, 1 converged, 2 diverged.", "int8"),
+    "status": Var((GRID,), "1", "Run status (CF flag_values / flag_meanings: max_steps, converged, diverged).",
+                  "int8"),
     "status_step": Var((GRID,), "GD steps", "Step at which the run stopped.", "int64"),
-    "first_cross_step": Var((GRID,), "GD steps", "First step with Lambda > 2/eta (-1 never).", "int64"),
-    "n_eos_cycles": Var((GRID,), "1", "Upward crossings of 2/eta.", "int64"),
+    "first_cross_step": Var((GRID,), "GD steps", "First step above the edge (Lambda > 2/eta for GD; -1 never).",
+                            "int64"),
+    "n_eos_excursions": Var((GRID,), "1", "EoS excursions: runs of >= 2 consecutive steps above the edge.", "int64"),
+    "n_period2_flips": Var((GRID,), "1", "Period-2 flips: single steps above the edge between steps below.",
+                           "int64"),
     "initial_eta_sharpness": Var((GRID,), "1", "eta * Lambda at step 0."),
     "final_eta_sharpness": Var((GRID,), "1", "eta * Lambda at the last step."),
     "tangent_projections": Var((GRID,), "1", "Projections of the tangent off the neutral manifold.", "int64"),

@@ -8,15 +8,13 @@ and keeps running summaries instead of a per-step record:
 * ``status`` / ``status_step``: as in :mod:`eosdyn.kernels.layout` (``MAX_STEPS``,
   ``CONVERGED`` when the reducible loss ``||delta||^2 / n <= loss_tol``, ``DIVERGED`` when the
   loss or ``a`` exceed ``max_loss`` or are not finite);
-* the edge-of-stability crossings: ``Lambda > 2/eta`` is decided every ``sharp_every``-th step
-  without computing ``Lambda``, by the inertia of ``(2/eta) I - K`` (``eigen_numba.exceeds``;
-  ``K = (2/n) S ((a/m) I + G) S``,
-  so ``Lambda < 2/eta`` iff ``(2/eta) I - K`` is positive definite, i.e. iff its ``L D L^T``
-  factorisation without pivoting has only positive pivots, Sylvester's law of inertia); this
-  costs ``~r^3/6`` flops instead of an eigenvalue solve. ``first_cross_step`` is the first
-  checked step above the edge, ``n_eos_cycles`` the number of checked steps that are above
-  while the previous checked step was not (step 0 above counts as one), as in
-  :func:`eosdyn.analysis.summary.summarize`;
+* the edge of stability: ``Lambda > 2/eta`` is decided every ``sharp_every``-th step (default:
+  every step) without computing ``Lambda``, by the inertia of ``(2/eta) I - K``
+  (:func:`eosdyn.kernels.edge_numba.above`, the one inertia test :func:`eosdyn.kernels.eigen_numba.exceeds`,
+  ``~r^3/6`` flops; a non-finite state is below), and the flags are counted by
+  :func:`eosdyn.kernels.edge_numba.edge_run` exactly as ``simulate``'s per-step tracker counts
+  them: ``first_cross_step``, the EoS excursions (runs of >= 2 checked steps above) and the
+  period-2 flips (single checked steps above between checked steps below);
 * ``eta * Lambda`` itself (warm-started, certified ``eigen_numba.top_pairs``) only where needed: at
   step 0, at recorded steps, in the tail ``t >= tail_start`` (its min and max), in the orbit
   window ``t >= orbit_start`` and at the final step;
@@ -27,6 +25,7 @@ Recorded observables (columns ``O_*``): loss, ``eta * Lambda``, ``a = ||A||^2``,
 """
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import prange
@@ -34,6 +33,8 @@ from numba import prange
 from . import eigen_numba as E
 from . import layout as L
 from ._numba import jit
+from .diagnostics_numba import state_is_finite
+from .edge_numba import above, edge_run, gram
 from .reduced_numba import residual_terms, step
 from .tangent_numba import jvp, scale_tangent, tangent_norms
 
@@ -45,30 +46,24 @@ OBSERVABLES = ("loss", "eta_sharpness", "a_norm2", "Dv1")
 F_INIT_ES, F_FINAL_ES, F_MAX_LOSS, F_FINAL_LOSS, F_TAIL_MIN, F_TAIL_MAX, F_LYAP = range(7)
 NF = 7
 # integer summaries
-I_STATUS, I_STATUS_STEP, I_FIRST_CROSS, I_NCYCLES, I_RESETS = range(5)
-NI = 5
+I_STATUS, I_STATUS_STEP, I_FIRST_CROSS, I_EXCURSIONS, I_FLIPS, I_RESETS = range(6)
+NI = 6
+
+#: per-cell inputs, every field with a leading cell axis: data ``s, z`` (cells, r), ``y_perp2, n``;
+#: ``m, eta``; the initial state ``a0`` (cells,), ``u0`` (cells, r), ``G0`` (cells, r, r); the
+#: thresholds ``loss_tol, max_loss``; the initial tangent ``tangent0`` (cells, 1 + r + r*r)
+CellData = namedtuple("CellData", ["s", "z", "y_perp2", "n", "m", "eta", "a0", "u0", "G0", "loss_tol",
+                                   "max_loss", "tangent0"])
+#: what every cell of a call shares: ``eta2`` (weight of the map's eta^2 terms: 1 exact GD, 0 the
+#: first-order map), the last step, the strides and windows (see :func:`run_cell`)
+CellControl = namedtuple("CellControl", ["eta2", "steps", "every", "sharp_every", "tail_start",
+                                         "orbit_start", "lyap_start", "renorm"])
+#: per-cell outputs: ``traj`` (cells, nrec, NOBS), ``orbit`` (cells, K, NOBS) (pre-filled with NaN),
+#: ``fsum`` (cells, NF), ``isum`` (cells, NI), and the final state ``final_a`` (cells, 1),
+#: ``final_u`` (cells, r), ``final_G`` (cells, r, r)
+CellOut = namedtuple("CellOut", ["traj", "orbit", "fsum", "isum", "final_a", "final_u", "final_G"])
 #: the tangent is projected on its output part when that part falls below this fraction
 NEUTRAL_FLOOR = 1e-100
-
-
-@jit
-def above_edge(a, G, s, n, m, sigma, K, work):
-    """True unless ``sigma I - K`` is positive definite, ``K = (2/n) S ((a/m) I + G) S``: the one
-    inertia test of :mod:`.eigen_numba` (``E.exceeds``) on ``K`` built in ``K``."""
-    gram(a, G, s, n, m, K)
-    return E.exceeds(K, sigma, work)
-
-
-@jit
-def gram(a, G, s, n, m, K):
-    """Fill ``K = (2/n) S ((a/m) I + G) S`` (as ``diagnose`` builds it)."""
-    r = s.shape[0]
-    c = 2.0 / n
-    am = a / m
-    for i in range(r):
-        for j in range(r):
-            K[i, j] = c * s[i] * s[j] * G[i, j]
-        K[i, i] += c * s[i] * s[i] * am
 
 
 @jit
@@ -101,38 +96,31 @@ def _observe(state, u, G, s, z, y_perp2, n, m, eta, K, ew, out):
 
 
 @jit
-def run_cell(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_every,
-             tail_start, orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0,
-             traj, orbit, fsum, isum, final_u, final_G, final_a):
-    """Run one cell over steps ``0..steps`` and fill its summaries.
+def run_cell(c, data, ctl, out):
+    """Run cell ``c`` (of the bundles :data:`CellData`, :data:`CellOut`) over steps
+    ``0..ctl.steps`` and fill its summaries.
 
     Parameters
     ----------
-    s, z : (r,) float64
-        Singular values of X and label projections ``z = V^T Y``.
-    y_perp2, n, m, eta, order : float
-        ``||Y_perp||^2``, samples, width, learning rate, 1 exact GD / 0 first-order map.
-    a0, u0, G0 : float, (r,), (r, r)
-        Initial state (not modified).
-    steps, every, sharp_every : int
-        Last step; record ``traj`` every ``every``-th step (row ``t // every``, if
-        ``traj`` has rows); test ``Lambda > 2/eta`` every ``sharp_every``-th step.
-    tail_start, orbit_start, lyap_start : int
-        Tail min/max of ``eta Lambda`` over ``t >= tail_start``; ``orbit[t - orbit_start]``
-        for ``t >= orbit_start``; Lyapunov exponent over ``[lyap_start, end]`` (``> steps``:
-        no tangent is propagated at all).
-    renorm : int
-        Renormalise the tangent every ``renorm`` steps.
-    loss_tol, max_loss : float
-        Convergence and divergence thresholds (``loss_tol = 0``: never stop as converged).
-    tangent0 : (1 + r + r*r,) float64
-        The initial tangent ``(ta, tu, tG)`` (``tG`` symmetric), propagated from step 0.
-    traj : (nrec, NOBS), orbit : (K, NOBS) float64
-        Outputs, pre-filled with NaN (rows after a stop stay NaN).
-    fsum : (NF,) float64, isum : (NI,) int64
-        Summaries ``F_*``, ``I_*``.
-    final_u, final_G, final_a : (r,), (r, r), (1,)
-        Receive the state at the last step processed.
+    c : int
+        The cell: index of the leading axis of every field of ``data`` and ``out``.
+    data : CellData
+        Data ``(s, z, ||Y_perp||^2, n)``, width ``m``, learning rate ``eta``, the initial state
+        ``(a0, u0, G0)`` (not modified), ``loss_tol, max_loss`` (convergence and divergence
+        thresholds; ``loss_tol = 0``: never stop as converged) and ``tangent0``, the initial
+        tangent ``(ta, tu, tG)`` (``tG`` symmetric), propagated from step 0.
+    ctl : CellControl
+        ``eta2`` (1 exact GD, 0 the first-order map); ``steps`` (last step); ``every`` (record
+        ``traj`` every ``every``-th step, row ``t // every``, if it has rows); ``sharp_every``
+        (test ``Lambda > 2/eta`` every ``sharp_every``-th step); ``tail_start`` (tail min/max
+        of ``eta Lambda`` over ``t >= tail_start``); ``orbit_start``
+        (``orbit[t - orbit_start]`` for ``t >= orbit_start``); ``lyap_start`` (Lyapunov exponent
+        over ``[lyap_start, end]``; ``> steps``: no tangent is propagated at all); ``renorm``
+        (renormalise the tangent every ``renorm`` steps).
+    out : CellOut
+        ``traj``, ``orbit`` (rows after a stop stay NaN), the summaries ``fsum`` (``F_*``) and
+        ``isum`` (``I_*``), and ``final_a, final_u, final_G``: the state at the last step
+        processed.
 
     Notes
     -----
@@ -147,6 +135,14 @@ def run_cell(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_ev
     (``ta = tG = 0``; counted in ``isum[I_RESETS]``): only directions that leave the outputs
     unchanged to first order are dropped, and underflow is avoided.
     """
+    s, z, y_perp2, n, m, eta = data.s[c], data.z[c], data.y_perp2[c], data.n[c], data.m[c], data.eta[c]
+    a0, u0, G0, tangent0 = data.a0[c], data.u0[c], data.G0[c], data.tangent0[c]
+    loss_tol, max_loss = data.loss_tol[c], data.max_loss[c]
+    order = ctl.eta2
+    steps, every, sharp_every = ctl.steps, ctl.every, ctl.sharp_every
+    tail_start, orbit_start, lyap_start, renorm = ctl.tail_start, ctl.orbit_start, ctl.lyap_start, ctl.renorm
+    traj, orbit, fsum, isum = out.traj[c], out.orbit[c], out.fsum[c], out.isum[c]
+    final_a, final_u, final_G = out.final_a[c], out.final_u[c], out.final_G[c]
     r = s.shape[0]
     state = np.empty(1)
     state[0] = a0
@@ -172,9 +168,8 @@ def run_cell(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_ev
     maxl = -math.inf
     tail_min = math.inf
     tail_max = -math.inf
-    first = -1
-    ncyc = 0
-    prev_above = False
+    edge = np.zeros(4, dtype=np.int64)  # edge_run's [run, first, excursions, flips]
+    edge[1] = -1
     logsum = 0.0
     q_start = 0.0
     resets = 0
@@ -194,13 +189,9 @@ def run_cell(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_ev
             code = L.CONVERGED
         elif t == steps:
             code = L.MAX_STEPS
-        if ok and (t % sharp_every == 0 or code >= 0):
-            above = above_edge(a, G, s, n, m, sigma, K, work)
-            if above and not prev_above:
-                ncyc += 1
-                if first < 0:
-                    first = t
-            prev_above = above
+        if t % sharp_every == 0 or code >= 0:
+            up = above(a, G, s, n, m, sigma, K, work) and state_is_finite(a, u, G)  # not finite: below
+            edge_run(edge, 0, t, up)
         rec = nrec > 0 and t % every == 0 and t // every < nrec
         need = t == 0 or rec or t >= tail_start or t >= orbit_start or code >= 0
         if need:
@@ -264,8 +255,9 @@ def run_cell(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_ev
     fsum[F_TAIL_MAX] = tail_max
     isum[I_STATUS] = code
     isum[I_STATUS_STEP] = t
-    isum[I_FIRST_CROSS] = first
-    isum[I_NCYCLES] = ncyc
+    isum[I_FIRST_CROSS] = edge[1]
+    isum[I_EXCURSIONS] = edge[2]
+    isum[I_FLIPS] = edge[3]
     isum[I_RESETS] = resets
     final_a[0] = state[0]
     for i in range(r):
@@ -275,52 +267,28 @@ def run_cell(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_ev
 
 
 @jit
-def _cell(c, s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_every, tail_start,
-          orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0, traj, orbit, fsum,
-          isum, final_a, final_u, final_G):
-    run_cell(s[c], z[c], y_perp2[c], n[c], m[c], eta[c], order, a0[c], u0[c], G0[c], steps,
-             every, sharp_every, tail_start, orbit_start, lyap_start, renorm, loss_tol[c],
-             max_loss[c], tangent0[c], traj[c], orbit[c], fsum[c], isum[c], final_u[c],
-             final_G[c], final_a[c])
-
-
-@jit
-def run_cells(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_every, tail_start,
-              orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0, traj, orbit, fsum,
-              isum, final_a, final_u, final_G):
-    """:func:`run_cell` for each cell ``c`` (leading axis of every per-cell array, ``tangent0``
-    included), serially."""
-    for c in range(s.shape[0]):
-        _cell(c, s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_every,
-              tail_start, orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0, traj,
-              orbit, fsum, isum, final_a, final_u, final_G)
+def run_cells(data, ctl, out):
+    """:func:`run_cell` for each cell (leading axis of every field of ``data``, ``out``), serially."""
+    for c in range(data.s.shape[0]):
+        run_cell(c, data, ctl, out)
 
 
 @jit(parallel=True)
-def run_cells_parallel(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_every,
-                       tail_start, orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0,
-                       traj, orbit, fsum, isum, final_a, final_u, final_G):
+def run_cells_parallel(data, ctl, out):
     """:func:`run_cells` with a ``prange`` over cells (identical results: cells are independent)."""
-    for c in prange(s.shape[0]):
-        _cell(c, s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_every,
-              tail_start, orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0, traj,
-              orbit, fsum, isum, final_a, final_u, final_G)
+    for c in prange(data.s.shape[0]):
+        run_cell(c, data, ctl, out)
 
 
 @jit
-def run_chain(s, z, y_perp2, n, m, eta, order, a0, u0, G0, steps, every, sharp_every, tail_start,
-              orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0, traj, orbit, fsum,
-              isum, final_a, final_u, final_G):
+def run_chain(data, ctl, out):
     """Continuation: cell ``c + 1`` starts from cell ``c``'s final state (from its own initial
-    state after a divergence, and for ``c = 0``)."""
-    ca = a0.copy()
-    cu = u0.copy()
-    cG = G0.copy()
-    for c in range(s.shape[0]):
-        if c > 0 and isum[c - 1, I_STATUS] != L.DIVERGED:
-            ca[c] = final_a[c - 1, 0]
-            cu[c] = final_u[c - 1]
-            cG[c] = final_G[c - 1]
-        _cell(c, s, z, y_perp2, n, m, eta, order, ca, cu, cG, steps, every, sharp_every,
-              tail_start, orbit_start, lyap_start, renorm, loss_tol, max_loss, tangent0, traj,
-              orbit, fsum, isum, final_a, final_u, final_G)
+    state after a divergence, and for ``c = 0``); ``data``'s initial states are not modified."""
+    start = CellData(data.s, data.z, data.y_perp2, data.n, data.m, data.eta, data.a0.copy(),
+                     data.u0.copy(), data.G0.copy(), data.loss_tol, data.max_loss, data.tangent0)
+    for c in range(data.s.shape[0]):
+        if c > 0 and out.isum[c - 1, I_STATUS] != L.DIVERGED:
+            start.a0[c] = out.final_a[c - 1, 0]
+            start.u0[c] = out.final_u[c - 1]
+            start.G0[c] = out.final_G[c - 1]
+        run_cell(c, start, ctl, out)

@@ -6,16 +6,21 @@ steps along -- scaled by ``eta`` so that time is measured in GD steps (``t = k``
 
     dy/dt = eta * (da/dtau, du/dtau, dG/dtau),   tau = t eta the flow time.
 
-Also: per-sample diagnostics (the GD kernels' ``diagnose``), the sharpness and the reducible
-loss of a flat state (event functions), and a finiteness/overflow test.
+Also: the sharpness and the reducible loss of a flat state (event functions), a
+finiteness/overflow test, and :data:`FlowStates`, the flow sampled at integer times as a model of
+the shared recording loop (:func:`eosdyn.kernels.record_numba.run`).
 """
 
 import math
+from collections import namedtuple
+
+import numpy as np
 
 from . import eigen_numba as E
 from . import layout as L
+from . import record_numba as R
 from ._numba import jit
-from .diagnostics_numba import diagnose
+from .diagnostics_numba import diagnose, workspace
 from .reduced_numba import residual_terms, velocity
 
 
@@ -93,16 +98,6 @@ def state_ok(y, s, z, y_perp2, n, max_loss, u, G, g):
     ex, _ = residual_terms(u, s, z, g)
     loss = (ex + y_perp2) / n
     return loss < max_loss and abs(y[0]) < max_loss
-
-
-@jit
-def diagnose_states(Ys, s, z, y_perp2, n, m, eta, mats, vecs, piv, u, G, out):
-    """``out[k, :NDIAG]`` = the GD kernels' diagnostics of state ``Ys[k]``, in order (the warm
-    eigenvector carried in ``vecs`` follows the samples, as along a GD run)."""
-    for k in range(Ys.shape[0]):
-        a = unpack(Ys[k], u, G)
-        diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, out[k])
-    return L.NDIAG
 
 
 @jit
@@ -186,3 +181,69 @@ def jacobian_coo(y, s, z, n, m, eta, rows, cols, vals, u, G, g):
             rows[k + 3], cols[k + 3], vals[k + 3] = row, 1 + j, cm * g[i]
             k += 4
     return k
+
+
+#: the flow sampled at integer times as a model of the recording loop: ``Ys[k]`` is the flat
+#: state at step ``t0 + k`` of the chunk, ``pos[0]`` the row of the current step; the stop is
+#: decided by the engine's events (``stop = [step, code]``, step -1: none in this chunk)
+FlowStates = namedtuple("FlowStates", ["Ys", "pos", "stop", "s", "z", "y_perp2", "n", "m", "eta", "u",
+                                       "G", "g", "mats", "vecs", "eig"])
+
+
+def states_model(Ys, s, z, y_perp2, n, m, eta) -> tuple:
+    """``(model, look)`` over the sampled states ``Ys`` (replace ``Ys`` with ``._replace``)."""
+    r = s.shape[0]
+    mats, vecs, eig = workspace(r)
+    rest = (np.ascontiguousarray(s, dtype=float), np.ascontiguousarray(z, dtype=float), float(y_perp2),
+            float(n), float(m), float(eta), np.zeros(r), np.zeros((r, r)), np.zeros(r), mats, vecs, eig)
+    md = FlowStates(Ys, np.zeros(1, np.int64), np.array([-1, -1], np.int64), *rest)
+    look = FlowStates(Ys, np.zeros(1, np.int64), md.stop, *rest)
+    return md, look
+
+
+@jit
+def _classify(md, t, ctl, carry):
+    unpack(md.Ys[md.pos[0]], md.u, md.G)
+    ex, _ = residual_terms(md.u, md.s, md.z, md.g)
+    loss = (ex + md.y_perp2) / md.n
+    R.fold_loss(loss, carry)
+    if t == md.stop[0]:
+        return md.stop[1], loss
+    if t == ctl.steps:
+        return L.MAX_STEPS, loss
+    return -1, loss
+
+
+@jit
+def _diagnose(md, row):
+    a = unpack(md.Ys[md.pos[0]], md.u, md.G)
+    diagnose(a, md.u, md.G, md.s, md.z, md.y_perp2, md.n, md.m, md.eta, md.mats, md.vecs, md.eig, row)
+
+
+@jit
+def all_finite(y):
+    """True when every entry of ``y`` is finite."""
+    for i in range(y.shape[0]):
+        if not math.isfinite(y[i]):
+            return False
+    return True
+
+
+@jit
+def _edge(md):
+    y = md.Ys[md.pos[0]]
+    a = unpack(y, md.u, md.G)
+    return a, md.G, md.s, md.n, md.m, all_finite(y)
+
+
+@jit
+def _step(md, t):
+    md.pos[0] += 1
+
+
+@jit
+def _copy(md, look):
+    look.pos[0] = md.pos[0]
+
+
+R.register(FlowStates, classify=_classify, diagnose=_diagnose, edge=_edge, step=_step, copy=_copy)

@@ -10,16 +10,20 @@ done in one fused pass over the rows of ``W`` that also accumulates ``h' = W'^T 
 ``Ghat = U^T W^T W U`` (r x r), updated exactly by the rank-2 formula
 ``Ghat' = Ghat - c (k q^T + q k^T) + c^2 ||A||^2 q q^T`` with ``k = U^T h``, ``q = U^T p``,
 and recomputed from ``W`` every ``refresh`` steps so rounding cannot accumulate.
+
+:data:`Full` is this state as a model of the shared recording loop
+(:func:`eosdyn.kernels.record_numba.run`), with its hooks registered below.
 """
 
 import math
+from collections import namedtuple
 
 import numpy as np
 
 from . import layout as L
 from . import record_numba as R
 from ._numba import jit
-from .diagnostics_numba import diagnose
+from .diagnostics_numba import diagnose, state_is_finite, workspace
 
 
 @jit
@@ -195,74 +199,89 @@ def stats(h, Ghat, U, m, u, G):
 
 
 @jit
-def full_diagnose(A, W, h, state, Ghat, XT, Y, U, s, z, y_perp2, eta, D, u, G, mats, vecs, piv,
+def full_diagnose(A, W, h, state, Ghat, XT, Y, U, s, z, y_perp2, eta, D, u, G, mats, vecs, eig,
                   row):
     """Diagnostics of the parameters; loss and ``D^T F`` from ``D`` itself (n-space)."""
     n = XT.shape[0]
     m = W.shape[0]
     stats(h, Ghat, U, m, u, G)
-    diagnose(state[0], u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, row)
+    diagnose(state[0], u, G, s, z, y_perp2, n, m, eta, mats, vecs, eig, row)
     d2, dtf = residual(h, XT, Y, m, D)
     row[L.LOSS] = d2 / n
     row[L.DTF] = dtf
     row[L.R_NORM2] = d2 - row[L.DV1] * row[L.DV1]
 
 
+#: the parameters as a model of the recording loop: the state ``A, W`` with the running
+#: ``h = W^T A``, ``state[0] = ||A||^2`` and ``Ghat``; the data ``XT, X, Y, U, s, z, y_perp2``;
+#: ``refresh_every``; scratch ``D, p, kq, hb, u, G, WU``; the diagnostics' workspace
+Full = namedtuple("Full", ["A", "W", "h", "state", "Ghat", "XT", "X", "Y", "U", "s", "z", "y_perp2",
+                           "eta", "refresh_every", "D", "p", "kq", "hb", "u", "G", "WU", "mats",
+                           "vecs", "eig"])
+
+
+def model(A, W, data, eta, refresh_every) -> tuple:
+    """``(model, look)``: a :data:`Full` at parameters ``(A, W)`` (copied; ``h``, ``||A||^2`` and
+    ``Ghat`` computed from them) and its lookahead scratch (its own copy of the parameters)."""
+    d = data
+    m, dim = W.shape
+    r = d.rank
+    mats, vecs, eig = workspace(r)
+    consts = (np.ascontiguousarray(d.X.T), np.ascontiguousarray(d.X), np.ascontiguousarray(d.Y, dtype=float),
+              np.ascontiguousarray(d.U), np.ascontiguousarray(d.s), np.ascontiguousarray(d.z),
+              float(d.y_perp2), float(eta), int(refresh_every))
+    scratch = (np.zeros(d.n), np.zeros(dim), np.zeros((2, r)), np.zeros(dim + 1), np.zeros(r),
+               np.zeros((r, r)), np.zeros(r), mats, vecs, eig)
+
+    def params(A, W):
+        return (np.array(A, dtype=float), np.array(W, dtype=float, order="C"), np.zeros(dim), np.zeros(1),
+                np.zeros((r, r)))
+
+    md = Full(*params(A, W), *consts, *scratch)
+    refresh(md.A, md.W, md.h, md.state, md.Ghat, md.U, md.WU)
+    look = Full(np.empty_like(md.A), np.empty_like(md.W), np.zeros(dim), np.zeros(1), np.zeros((r, r)),
+                *consts, *scratch)
+    return md, look
+
+
 @jit
-def run(A, W, h, state, Ghat, XT, X, Y, U, s, z, y_perp2, eta, t0, t1, steps, every,
-        loss_tol, max_loss, refresh_every, rec, rec_step, carry, status, mats, vecs, piv,
-        D, p, kq, hb, u, G, WU, sA, sW, sh, sstate, sGhat):
-    """Advance the parameters from ``t0`` towards ``t1``; same recording contract as the
-    reduced kernel's ``run`` (see :mod:`eosdyn.kernels.reduced_numba`)."""
-    n = XT.shape[0]
-    m = W.shape[0]
-    nrow = status[2]
-    row = carry[L.C_DIAG:]
-    t = t0
-    while t < t1:
-        if refresh_every > 0 and t % refresh_every == 0 and t > 0:
-            refresh(A, W, h, state, Ghat, U, WU)
-        d2, _ = residual(h, XT, Y, m, D)
-        a = state[0]
-        code = R.classify(d2 / n, (d2 - y_perp2) / n, a, t, steps, loss_tol, max_loss, carry)
-        if code >= 0 or t % every == 0:
-            if carry[L.C_HAVE] == 0.0:
-                full_diagnose(A, W, h, state, Ghat, XT, Y, U, s, z, y_perp2, eta, D, u, G,
-                              mats, vecs, piv, row)
-            R.write_row(rec, rec_step, nrow, row, carry, t, code)
-            if code != L.DIVERGED:
-                if code >= 0:  # look ahead on a scratch copy: the state stays at step t
-                    sA[:] = A
-                    sW[:, :] = W
-                    sh[:] = h
-                    sstate[:] = state
-                    sGhat[:, :] = Ghat
-                    step(sA, sW, sh, sstate, sGhat, XT, X, Y, U, eta, D, p, kq, hb)
-                    full_diagnose(sA, sW, sh, sstate, sGhat, XT, Y, U, s, z, y_perp2, eta, D,
-                                  u, G, mats, vecs, piv, row)
-                else:
-                    step(A, W, h, state, Ghat, XT, X, Y, U, eta, D, p, kq, hb)
-                    full_diagnose(A, W, h, state, Ghat, XT, Y, U, s, z, y_perp2, eta, D, u, G,
-                                  mats, vecs, piv, row)
-                R.write_next(rec, nrow, row, carry, code < 0)
-            nrow += 1
-            status[2] = nrow
-            if code >= 0:
-                R.finish(status, code, t)
-                return
-        else:
-            step(A, W, h, state, Ghat, XT, X, Y, U, eta, D, p, kq, hb)
-            carry[L.C_HAVE] = 0.0
-        t += 1
-    status[3] = t
+def _classify(md, t, ctl, carry):
+    n = md.XT.shape[0]
+    d2, _ = residual(md.h, md.XT, md.Y, md.W.shape[0], md.D)
+    loss = d2 / n
+    return R.classify(loss, (d2 - md.y_perp2) / n, md.state[0], t, ctl, carry), loss
 
 
-def scratch(A, W, U):
-    """Workspaces for :func:`run` (allocated once per run, outside the kernels)."""
-    m, d = W.shape
-    r = U.shape[1]
-    return dict(
-        kq=np.zeros((2, r)), hb=np.zeros(d + 1), u=np.zeros(r),
-        G=np.zeros((r, r)), WU=np.zeros(r), sA=np.empty_like(A), sW=np.empty_like(W),
-        sh=np.zeros(d), sstate=np.zeros(1), sGhat=np.zeros((r, r)),
-    )
+@jit
+def _diagnose(md, row):
+    full_diagnose(md.A, md.W, md.h, md.state, md.Ghat, md.XT, md.Y, md.U, md.s, md.z, md.y_perp2,
+                  md.eta, md.D, md.u, md.G, md.mats, md.vecs, md.eig, row)
+
+
+@jit
+def _edge(md):
+    m = md.W.shape[0]
+    a = md.state[0]
+    stats(md.h, md.Ghat, md.U, m, md.u, md.G)
+    return a, md.G, md.s, float(md.XT.shape[0]), float(m), state_is_finite(a, md.u, md.G)
+
+
+@jit
+def _step(md, t):
+    """Step ``t -> t + 1``; ``h``, ``||A||^2`` and ``Ghat`` are recomputed from the parameters
+    when ``t + 1`` is a multiple of ``refresh_every``."""
+    step(md.A, md.W, md.h, md.state, md.Ghat, md.XT, md.X, md.Y, md.U, md.eta, md.D, md.p, md.kq, md.hb)
+    if md.refresh_every > 0 and (t + 1) % md.refresh_every == 0:
+        refresh(md.A, md.W, md.h, md.state, md.Ghat, md.U, md.WU)
+
+
+@jit
+def _copy(md, look):
+    look.A[:] = md.A
+    look.W[:, :] = md.W
+    look.h[:] = md.h
+    look.state[:] = md.state
+    look.Ghat[:, :] = md.Ghat
+
+
+R.register(Full, classify=_classify, diagnose=_diagnose, edge=_edge, step=_step, copy=_copy)

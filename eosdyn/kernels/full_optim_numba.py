@@ -18,6 +18,7 @@ itself; extra columns as in :mod:`.optim_layout`.
 """
 
 import math
+from collections import namedtuple
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from . import layout as L
 from . import optim_layout as O
 from . import record_numba as R
 from ._numba import jit
-from .diagnostics_numba import diagnose
+from .diagnostics_numba import diagnose, state_is_finite, workspace
 from .sgd_numba import batch_sharpness, batch_start, directional_curvature, residual_delta
 
 
@@ -218,12 +219,12 @@ def statistics(A, W, h, U, u, G, WU):
 
 
 @jit
-def diagnose_params(A, W, h, st, XT, Y, U, s, z, hyp, D, u, G, WU, mats, vecs, piv, row):
+def diagnose_params(A, W, h, st, XT, Y, U, s, z, hyp, D, u, G, WU, mats, vecs, eig, row):
     """The ``NDIAG`` diagnostics of the parameters (loss and ``D^T F`` from ``D``)."""
     n = XT.shape[0]
     m = W.shape[0]
     statistics(A, W, h, U, u, G, WU)
-    diagnose(st[0], u, G, s, z, hyp[O.H_YPERP2], float(n), float(m), hyp[O.H_ETA], mats, vecs, piv, row)
+    diagnose(st[0], u, G, s, z, hyp[O.H_YPERP2], float(n), float(m), hyp[O.H_ETA], mats, vecs, eig, row)
     d2, dtf = full_loss(h, XT, Y, float(m), D)
     row[L.LOSS] = d2 / n
     row[L.DTF] = dtf
@@ -257,56 +258,80 @@ def extras(t, A, W, st, bA1, bW1, s, z, V, yperp, U, h, hyp, ihyp, perm, epoch, 
         out[O.X_STEP_CURV] = np.nan
 
 
+#: the parameters and the optimizer's buffers as a model of the ONE recording loop
+#: (:func:`eosdyn.kernels.record_numba.run`): the state ``A, W, h, hl, st`` and buffers
+#: ``bA1, bW1, bA2, bW2``; the data ``XT, Y, U, s, z, V, yperp``; ``hyp, ihyp``
+#: (:mod:`.optim_layout`); the batch permutation ``perm, epoch``; scratch ``work, D, p, hb, u, G,
+#: WU, tmp``; the extra columns ``extra``; the diagnostics' workspace ``mats, vecs, eig``
+FullOptim = namedtuple("FullOptim", ["A", "W", "h", "hl", "st", "bA1", "bW1", "bA2", "bW2", "XT", "Y", "U", "s",
+                                     "z", "V", "yperp", "hyp", "ihyp", "perm", "epoch", "work", "D", "p", "hb",
+                                     "u", "G", "WU", "tmp", "extra", "mats", "vecs", "eig"])
+
+
+def model(state: tuple, data: tuple, hyp, ihyp, n: int, nrow: int) -> tuple:
+    """``(model, look)``: a :data:`FullOptim` at ``state = (A, W, h, hl, st, bA1, bW1, bA2, bW2)``
+    (its own arrays) on ``data = (XT, Y, U, s, z, V, yperp)``, and its lookahead scratch (copies
+    of the state, the rest shared)."""
+    U = data[2]
+    d, r = U.shape
+    mats, vecs, eig = workspace(r)
+    shared = (*data, hyp, ihyp, np.arange(n, dtype=np.int64), np.array([-1], dtype=np.int64),
+              np.arange(n, dtype=np.int64), np.zeros(n), np.zeros(d), np.zeros(2 * d + 1), np.zeros(r),
+              np.zeros((r, r)), np.zeros(r), np.zeros((3, r)), np.full((nrow, O.NX), np.nan), mats, vecs, eig)
+    md = FullOptim(*state, *shared)
+    look = FullOptim(*(np.empty_like(x) for x in state), *shared)
+    return md, look
+
+
 @jit
-def run(A, W, h, hl, st, bA1, bW1, bA2, bW2, XT, Y, U, s, z, V, yperp, hyp, ihyp, t0, t1, rec, rec_step,
-        carry, status, extra, mats, vecs, piv, perm, epoch, work, D, p, hb, u, G, WU, tmp,
-        sA, sW, sh, shl, sst, sbA1, sbW1, sbA2, sbW2):
-    """Advance from ``t0`` towards ``t1``: the recording contract of
-    :func:`eosdyn.kernels.reduced_numba.run`, plus ``extra[row, X_*]``."""
-    n = XT.shape[0]
-    m = float(W.shape[0])
-    steps = ihyp[O.I_STEPS]
-    every = ihyp[O.I_EVERY]
-    nrow = status[2]
-    row = carry[L.C_DIAG:]
-    t = t0
-    while t < t1:
-        d2, _ = full_loss(h, XT, Y, m, D)
-        code = R.classify(d2 / n, (d2 - hyp[O.H_YPERP2]) / n, st[0], t, steps, hyp[O.H_LOSS_TOL],
-                          hyp[O.H_MAX_LOSS], carry)
-        if code >= 0 or t % every == 0:
-            if carry[L.C_HAVE] == 0.0:
-                diagnose_params(A, W, h, st, XT, Y, U, s, z, hyp, D, u, G, WU, mats, vecs, piv, row)
-            R.write_row(rec, rec_step, nrow, row, carry, t, code)
-            extras(t, A, W, st, bA1, bW1, s, z, V, yperp, U, h, hyp, ihyp, perm, epoch, work, u, G, WU, tmp,
-                   extra[nrow])
-            if code != L.DIVERGED:
-                if code >= 0:  # look ahead on a scratch copy: the state stays at step t
-                    sA[:] = A
-                    sW[:, :] = W
-                    sh[:] = h
-                    shl[:] = hl
-                    sst[:] = st
-                    sbA1[:] = bA1
-                    sbW1[:, :] = bW1
-                    sbA2[:] = bA2
-                    sbW2[:, :] = bW2
-                    step(t, sA, sW, sh, shl, sst, sbA1, sbW1, sbA2, sbW2, XT, Y, hyp, ihyp, perm, epoch, p, hb)
-                    diagnose_params(sA, sW, sh, sst, XT, Y, U, s, z, hyp, D, u, G, WU, mats, vecs, piv, row)
-                else:
-                    step(t, A, W, h, hl, st, bA1, bW1, bA2, bW2, XT, Y, hyp, ihyp, perm, epoch, p, hb)
-                    diagnose_params(A, W, h, st, XT, Y, U, s, z, hyp, D, u, G, WU, mats, vecs, piv, row)
-                R.write_next(rec, nrow, row, carry, code < 0)
-            nrow += 1
-            status[2] = nrow
-            if code >= 0:
-                R.finish(status, code, t)
-                return
-        else:
-            step(t, A, W, h, hl, st, bA1, bW1, bA2, bW2, XT, Y, hyp, ihyp, perm, epoch, p, hb)
-            carry[L.C_HAVE] = 0.0
-        t += 1
-    status[3] = t
+def _classify(md, t, ctl, carry):
+    n = md.XT.shape[0]
+    d2, _ = full_loss(md.h, md.XT, md.Y, float(md.W.shape[0]), md.D)
+    loss = d2 / n
+    return R.classify(loss, (d2 - md.hyp[O.H_YPERP2]) / n, md.st[0], t, ctl, carry), loss
+
+
+@jit
+def _diagnose(md, row):
+    diagnose_params(md.A, md.W, md.h, md.st, md.XT, md.Y, md.U, md.s, md.z, md.hyp, md.D, md.u, md.G, md.WU,
+                    md.mats, md.vecs, md.eig, row)
+
+
+@jit
+def _edge(md):
+    """The statistics ``(a, G)`` of the parameters (one ``O(m d r)`` pass)."""
+    statistics(md.A, md.W, md.h, md.U, md.u, md.G, md.WU)
+    a = md.st[0]
+    return a, md.G, md.s, float(md.XT.shape[0]), float(md.W.shape[0]), state_is_finite(a, md.u, md.G)
+
+
+@jit
+def _step(md, t):
+    step(t, md.A, md.W, md.h, md.hl, md.st, md.bA1, md.bW1, md.bA2, md.bW2, md.XT, md.Y, md.hyp, md.ihyp,
+         md.perm, md.epoch, md.p, md.hb)
+
+
+@jit
+def _copy(md, look):
+    look.A[:] = md.A
+    look.W[:, :] = md.W
+    look.h[:] = md.h
+    look.hl[:] = md.hl
+    look.st[:] = md.st
+    look.bA1[:] = md.bA1
+    look.bW1[:, :] = md.bW1
+    look.bA2[:] = md.bA2
+    look.bW2[:, :] = md.bW2
+
+
+@jit
+def _record_extras(md, t, nrow):
+    extras(t, md.A, md.W, md.st, md.bA1, md.bW1, md.s, md.z, md.V, md.yperp, md.U, md.h, md.hyp, md.ihyp,
+           md.perm, md.epoch, md.work, md.u, md.G, md.WU, md.tmp, md.extra[nrow])
+
+
+R.register(FullOptim, classify=_classify, diagnose=_diagnose, edge=_edge, step=_step, copy=_copy,
+           extras=_record_extras)
 
 
 @jit

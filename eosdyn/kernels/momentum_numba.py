@@ -48,13 +48,15 @@ expanding the inner products of ``Z'`` gives exactly (``A.B'`` is an intermediat
 exact GD map of :mod:`.reduced_numba` (``n -> N``, ``g -> g_B``), term by term.
 """
 
+from collections import namedtuple
+
 import numpy as np
 
 from . import layout as L
 from . import optim_layout as O
 from . import record_numba as R
 from ._numba import jit
-from .diagnostics_numba import diagnose
+from .diagnostics_numba import diagnose, state_is_finite, workspace
 from .sgd_numba import batch_gradient, batch_sharpness, batch_start, directional_curvature, residual_delta
 
 # rows of the state bundles: sc = [a, ab, bb]; vv = [u, ub, wa, wb]; MM = [G, H, K]
@@ -154,9 +156,9 @@ def velocity_norm2(sc, MM, m):
 
 
 @jit
-def _diag(sc, vv, MM, s, z, hyp, mats, vecs, piv, row):
+def _diag(sc, vv, MM, s, z, hyp, mats, vecs, eig, row):
     diagnose(sc[S_A], vv[V_U], MM[M_G], s, z, hyp[O.H_YPERP2], hyp[O.H_N], hyp[O.H_M], hyp[O.H_ETA],
-             mats, vecs, piv, row)
+             mats, vecs, eig, row)
     row[L.SHARP_MSTAR] = np.nan   # M* is GD's one-step residual factor: not defined here
 
 
@@ -189,49 +191,68 @@ def _advance(t, sc, vv, MM, s, z, V, yperp, ihyp, hyp, perm, epoch, tmp):
          hyp[O.H_BETA], hyp[O.H_GAMMA], tmp)
 
 
+#: the optimizer state as a model of the ONE recording loop (:func:`eosdyn.kernels.record_numba.run`):
+#: the state bundles ``sc, vv, MM``; the data ``s, z, V, yperp``; ``hyp, ihyp``
+#: (:mod:`.optim_layout`); the batch permutation ``perm, epoch`` and scratch ``work, tmp``; the
+#: extra columns ``extra`` (rows x ``X_*``); the diagnostics' workspace ``mats, vecs, eig`` (shared
+#: with the lookahead copy, so warm starts follow the run)
+Momentum = namedtuple("Momentum", ["sc", "vv", "MM", "s", "z", "V", "yperp", "hyp", "ihyp", "perm", "epoch",
+                                   "work", "tmp", "extra", "mats", "vecs", "eig"])
+
+
+def model(sc, vv, MM, s, z, V, yperp, hyp, ihyp, n, nrow) -> tuple:
+    """``(model, look)``: a :data:`Momentum` at the state ``(sc, vv, MM)`` (copied) with ``nrow``
+    rows of extra columns, and its lookahead scratch (its own state, the rest shared)."""
+    r = s.shape[0]
+    mats, vecs, eig = workspace(r)
+    shared = (np.ascontiguousarray(s, dtype=float), np.ascontiguousarray(z, dtype=float), V, yperp, hyp, ihyp,
+              np.arange(n, dtype=np.int64), np.array([-1], dtype=np.int64), np.arange(n, dtype=np.int64),
+              np.zeros((NSCR, r)), np.full((nrow, O.NX), np.nan), mats, vecs, eig)
+    md = Momentum(np.array(sc, dtype=float), np.array(vv, dtype=float), np.array(MM, dtype=float), *shared)
+    look = Momentum(np.zeros_like(md.sc), np.zeros_like(md.vv), np.zeros_like(md.MM), *shared)
+    return md, look
+
+
 @jit
-def run(sc, vv, MM, s, z, V, yperp, hyp, ihyp, t0, t1, rec, rec_step, carry, status, extra,
-        mats, vecs, piv, perm, epoch, work, tmp, ssc, svv, sMM):
-    """Advance from step ``t0`` towards ``t1``, recording rows: the recording contract of
-    :func:`eosdyn.kernels.reduced_numba.run` (rows at ``t % every == 0``, at ``steps`` and at the
-    stop; ``status = [code, step, rows, next t]``), plus ``extra[row, X_*]``."""
-    n = hyp[O.H_N]
-    steps = ihyp[O.I_STEPS]
-    every = ihyp[O.I_EVERY]
-    nrow = status[2]
-    row = carry[L.C_DIAG:]
-    dl = tmp[T_DT]
-    t = t0
-    while t < t1:
-        residual_delta(vv[V_U], s, z, dl)
-        ex = 0.0
-        for i in range(s.shape[0]):
-            ex += dl[i] * dl[i]
-        code = R.classify((ex + hyp[O.H_YPERP2]) / n, ex / n, sc[S_A], t, steps, hyp[O.H_LOSS_TOL],
-                          hyp[O.H_MAX_LOSS], carry)
-        if code >= 0 or t % every == 0:
-            if carry[L.C_HAVE] == 0.0:
-                _diag(sc, vv, MM, s, z, hyp, mats, vecs, piv, row)
-            R.write_row(rec, rec_step, nrow, row, carry, t, code)
-            _extras(t, sc, vv, MM, s, z, V, yperp, ihyp, hyp, perm, epoch, work, tmp, extra[nrow])
-            if code != L.DIVERGED:
-                if code >= 0:  # look ahead on a scratch copy: the state stays at step t
-                    ssc[:] = sc
-                    svv[:, :] = vv
-                    sMM[:, :, :] = MM
-                    _advance(t, ssc, svv, sMM, s, z, V, yperp, ihyp, hyp, perm, epoch, tmp)
-                    _diag(ssc, svv, sMM, s, z, hyp, mats, vecs, piv, row)
-                else:
-                    _advance(t, sc, vv, MM, s, z, V, yperp, ihyp, hyp, perm, epoch, tmp)
-                    _diag(sc, vv, MM, s, z, hyp, mats, vecs, piv, row)
-                R.write_next(rec, nrow, row, carry, code < 0)
-            nrow += 1
-            status[2] = nrow
-            if code >= 0:
-                R.finish(status, code, t)
-                return
-        else:
-            _advance(t, sc, vv, MM, s, z, V, yperp, ihyp, hyp, perm, epoch, tmp)
-            carry[L.C_HAVE] = 0.0
-        t += 1
-    status[3] = t
+def _classify(md, t, ctl, carry):
+    dl = md.tmp[T_DT]
+    residual_delta(md.vv[V_U], md.s, md.z, dl)
+    ex = 0.0
+    for i in range(md.s.shape[0]):
+        ex += dl[i] * dl[i]
+    n = md.hyp[O.H_N]
+    loss = (ex + md.hyp[O.H_YPERP2]) / n
+    return R.classify(loss, ex / n, md.sc[S_A], t, ctl, carry), loss
+
+
+@jit
+def _diagnose(md, row):
+    _diag(md.sc, md.vv, md.MM, md.s, md.z, md.hyp, md.mats, md.vecs, md.eig, row)
+
+
+@jit
+def _edge(md):
+    a = md.sc[S_A]
+    return a, md.MM[M_G], md.s, md.hyp[O.H_N], md.hyp[O.H_M], state_is_finite(a, md.vv[V_U], md.MM[M_G])
+
+
+@jit
+def _step(md, t):
+    _advance(t, md.sc, md.vv, md.MM, md.s, md.z, md.V, md.yperp, md.ihyp, md.hyp, md.perm, md.epoch, md.tmp)
+
+
+@jit
+def _copy(md, look):
+    look.sc[:] = md.sc
+    look.vv[:, :] = md.vv
+    look.MM[:, :, :] = md.MM
+
+
+@jit
+def _record_extras(md, t, nrow):
+    _extras(t, md.sc, md.vv, md.MM, md.s, md.z, md.V, md.yperp, md.ihyp, md.hyp, md.perm, md.epoch, md.work,
+            md.tmp, md.extra[nrow])
+
+
+R.register(Momentum, classify=_classify, diagnose=_diagnose, edge=_edge, step=_step, copy=_copy,
+           extras=_record_extras)

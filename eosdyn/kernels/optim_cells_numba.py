@@ -1,10 +1,12 @@
 """Scan cells of the exact heavy-ball / Nesterov / mini-batch map (:mod:`.momentum_numba`).
 
 The counterpart of :func:`eosdyn.kernels.batch_numba.run_cell` for runs that are not full-batch
-GD: the same summaries (``F_*``, ``I_*``), trajectories and orbits (``O_*``), with the edge test
-``Lambda > sigma`` at the optimizer's edge ``sigma`` (``2/eta`` for SGD, ``(2 + 2 beta)/eta``
-for heavy ball, ...) by the same inertia test; the observable ``eta_sharpness`` stays
-``eta Lambda``. No tangent is propagated: ``F_LYAP`` is NaN (Lyapunov exponents are computed for
+GD: the same summaries (``F_*``, ``I_*``: first crossing, EoS excursions and period-2 flips
+counted by :func:`eosdyn.kernels.edge_numba.edge_run`), trajectories and orbits (``O_*``), with
+the edge test ``Lambda > sigma`` at the optimizer's edge ``sigma`` (``2/eta`` for SGD,
+``(2 + 2 beta)/eta`` for heavy ball, ...) by the same inertia test
+(:func:`eosdyn.kernels.edge_numba.above`; a non-finite state is below); the observable
+``eta_sharpness`` stays ``eta Lambda``. No tangent is propagated: ``F_LYAP`` is NaN (Lyapunov exponents are computed for
 full-batch GD only). For mini-batch cells the edge test reads the full-batch sharpness.
 """
 
@@ -24,8 +26,9 @@ from .batch_numba import (
     F_MAX_LOSS,
     F_TAIL_MAX,
     F_TAIL_MIN,
+    I_EXCURSIONS,
     I_FIRST_CROSS,
-    I_NCYCLES,
+    I_FLIPS,
     I_RESETS,
     I_STATUS,
     I_STATUS_STEP,
@@ -33,8 +36,9 @@ from .batch_numba import (
     O_ES,
     O_LOSS,
     _observe,
-    above_edge,
 )
+from .diagnostics_numba import state_is_finite
+from .edge_numba import above, edge_run
 from .momentum_numba import M_G, NSCR, S_A, V_U, step
 from .sgd_numba import batch_start
 
@@ -62,9 +66,8 @@ def run_cell(s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, 
     maxl = -math.inf
     tail_min = math.inf
     tail_max = -math.inf
-    first = -1
-    ncyc = 0
-    prev_above = False
+    edge = np.zeros(4, dtype=np.int64)  # edge_run's [run, first, excursions, flips]
+    edge[1] = -1
     fsum[F_LYAP] = np.nan
     code = -1
     t = 0
@@ -86,13 +89,9 @@ def run_cell(s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, 
             code = L.CONVERGED
         elif t == steps:
             code = L.MAX_STEPS
-        if ok and (t % sharp_every == 0 or code >= 0):
-            above = above_edge(a, G, s, n, m, sigma, K, work)
-            if above and not prev_above:
-                ncyc += 1
-                if first < 0:
-                    first = t
-            prev_above = above
+        if t % sharp_every == 0 or code >= 0:
+            up = above(a, G, s, n, m, sigma, K, work) and state_is_finite(a, u, G)  # not finite: below
+            edge_run(edge, 0, t, up)
         rec = nrec > 0 and t % every == 0 and t // every < nrec
         if t == 0 or rec or t >= tail_start or t >= orbit_start or code >= 0:
             _observe(sc, u, G, s, z, y_perp2, n, m, eta, K, ew, obs)
@@ -126,8 +125,9 @@ def run_cell(s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, 
     fsum[F_TAIL_MAX] = tail_max
     isum[I_STATUS] = code
     isum[I_STATUS_STEP] = t
-    isum[I_FIRST_CROSS] = first
-    isum[I_NCYCLES] = ncyc
+    isum[I_FIRST_CROSS] = edge[1]
+    isum[I_EXCURSIONS] = edge[2]
+    isum[I_FLIPS] = edge[3]
     isum[I_RESETS] = 0
 
 

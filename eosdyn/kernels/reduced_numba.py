@@ -5,18 +5,24 @@ With ``delta = S u - z``, ``g = S delta`` and ``FD = D^T F = u . g``, the gradie
 
     da/dt = -(4/n) u.g,   du/dt = -(2/n) G g - (2a/(n m)) g,   dG/dt = -(2/(n m)) (u g^T + g u^T)
 
-and exact GD adds the second-order terms (``order = 1``; ``order = 0`` drops them)::
+and exact GD adds the second-order terms (weight ``eta2 = 1``; the first-order map of the
+paper's Assumption 3.2 drops them, ``eta2 = 0``)::
 
     a' = a + eta da/dt + (4 eta^2/n^2) g^T G g
     u' = u + eta du/dt + (4 eta^2/(n^2 m)) FD g
     G' = G + eta dG/dt + (4 eta^2 a/(n^2 m^2)) g g^T
+
+:data:`Reduced` is this state as a model of the shared recording loop
+(:func:`eosdyn.kernels.record_numba.run`), with its hooks registered below.
 """
 
+from collections import namedtuple
 
-from . import layout as L
+import numpy as np
+
 from . import record_numba as R
 from ._numba import jit
-from .diagnostics_numba import diagnose
+from .diagnostics_numba import diagnose, state_is_finite, workspace
 
 
 @jit
@@ -72,16 +78,16 @@ def velocity(a, u, G, s, z, n, m, du, dG, g, Gg):
 
 
 @jit
-def step(state, u, G, s, z, n, m, eta, order, g, Gg):
+def step(state, u, G, s, z, n, m, eta, eta2, g, Gg):
     """One GD step in place: ``state[0] = a``, ``u`` (r,), ``G`` (r, r) -> their images.
 
-    ``order = 1`` is exact GD, ``order = 0`` the first-order map (Euler step of the flow):
-    ``x' = x + eta * velocity(x)`` plus, for exact GD, the eta^2 terms of the module docstring.
+    ``x' = x + eta * velocity(x)`` plus ``eta2`` times the eta^2 terms of the module docstring:
+    ``eta2 = 1`` is exact GD, ``eta2 = 0`` the first-order map (the Euler step of the flow).
     """
     r = s.shape[0]
     a = state[0]
     ex, fd, ug, gGg = gradient_terms(u, G, s, z, g, Gg)
-    e2 = order * eta * eta
+    e2 = eta2 * eta * eta
     k_G1 = 2.0 * eta / (n * m)
     k_G2 = 4.0 * e2 * a / (n * n * m * m)
     for i in range(r):  # row-major and exactly symmetric: (i, j) and (j, i) use the same ops
@@ -96,48 +102,59 @@ def step(state, u, G, s, z, n, m, eta, order, g, Gg):
     state[0] = a - (4.0 * eta / n) * ug + (4.0 * e2 / (n * n)) * gGg
 
 
-@jit
-def run(state, u, G, s, z, y_perp2, n, m, eta, order, t0, t1, steps, every, loss_tol,
-        max_loss, rec, rec_step, carry, status, mats, vecs, piv, g, Gg, su, sG, sstate):
-    """Advance the state from step ``t0`` towards ``t1`` (``<= steps + 1``), recording rows.
+#: the reduced state as a model of the recording loop; ``eta2`` weighs the eta^2 terms (1: exact
+#: GD, 0: the first-order map); ``g, Gg`` scratch; ``mats, vecs, eig`` the diagnostics' workspace
+#: (shared with the lookahead copy, so warm starts follow the run)
+Reduced = namedtuple("Reduced", ["state", "u", "G", "s", "z", "y_perp2", "n", "m", "eta", "eta2",
+                                 "g", "Gg", "mats", "vecs", "eig"])
 
-    A row is recorded at every step ``t`` with ``t % every == 0``, at ``steps`` and at the step
-    where the run stops; ``status = [code, step, rows written, next t]`` is updated in place.
-    The state is left at the last step processed (never beyond ``steps``); the lookahead
-    one step past ``steps`` or past a converged step is taken on the scratch ``su, sG, sstate``.
-    """
+
+def model(a, u, G, s, z, y_perp2, n, m, eta, eta2) -> tuple:
+    """``(model, look)``: a :data:`Reduced` at state ``(a, u, G)`` (copied) and its lookahead
+    scratch (same data and workspaces, its own state)."""
     r = s.shape[0]
-    nrow = status[2]
-    row = carry[L.C_DIAG:]
-    t = t0
-    while t < t1:
-        ex, fd = residual_terms(u, s, z, g)
-        a = state[0]
-        code = R.classify((ex + y_perp2) / n, ex / n, a, t, steps, loss_tol, max_loss, carry)
-        if code >= 0 or t % every == 0:
-            if carry[L.C_HAVE] == 0.0:
-                diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, row)
-            R.write_row(rec, rec_step, nrow, row, carry, t, code)
-            if code != L.DIVERGED:
-                if code >= 0:  # look ahead on a scratch copy: the state stays at step t
-                    sstate[0] = state[0]
-                    for i in range(r):
-                        su[i] = u[i]
-                        for j in range(r):
-                            sG[i, j] = G[i, j]
-                    step(sstate, su, sG, s, z, n, m, eta, order, g, Gg)
-                    diagnose(sstate[0], su, sG, s, z, y_perp2, n, m, eta, mats, vecs, piv, row)
-                else:
-                    step(state, u, G, s, z, n, m, eta, order, g, Gg)
-                    diagnose(state[0], u, G, s, z, y_perp2, n, m, eta, mats, vecs, piv, row)
-                R.write_next(rec, nrow, row, carry, code < 0)
-            nrow += 1
-            status[2] = nrow
-            if code >= 0:
-                R.finish(status, code, t)
-                return
-        else:
-            step(state, u, G, s, z, n, m, eta, order, g, Gg)
-            carry[L.C_HAVE] = 0.0
-        t += 1
-    status[3] = t
+    mats, vecs, eig = workspace(r)
+    data = (np.ascontiguousarray(s, dtype=float), np.ascontiguousarray(z, dtype=float),
+            float(y_perp2), float(n), float(m), float(eta), float(eta2))
+    g, Gg = np.zeros(r), np.zeros(r)
+    md = Reduced(np.array([float(a)]), np.array(u, dtype=float), np.array(G, dtype=float, order="C"),
+                 *data, g, Gg, mats, vecs, eig)
+    look = Reduced(np.zeros(1), np.zeros(r), np.zeros((r, r)), *data, g, Gg, mats, vecs, eig)
+    return md, look
+
+
+@jit
+def _classify(md, t, ctl, carry):
+    ex, fd = residual_terms(md.u, md.s, md.z, md.g)
+    loss = (ex + md.y_perp2) / md.n
+    return R.classify(loss, ex / md.n, md.state[0], t, ctl, carry), loss
+
+
+@jit
+def _diagnose(md, row):
+    diagnose(md.state[0], md.u, md.G, md.s, md.z, md.y_perp2, md.n, md.m, md.eta, md.mats, md.vecs,
+             md.eig, row)
+
+
+@jit
+def _edge(md):
+    a = md.state[0]
+    return a, md.G, md.s, md.n, md.m, state_is_finite(a, md.u, md.G)
+
+
+@jit
+def _step(md, t):
+    step(md.state, md.u, md.G, md.s, md.z, md.n, md.m, md.eta, md.eta2, md.g, md.Gg)
+
+
+@jit
+def _copy(md, look):
+    r = md.u.shape[0]
+    look.state[0] = md.state[0]
+    for i in range(r):
+        look.u[i] = md.u[i]
+        for j in range(r):
+            look.G[i, j] = md.G[i, j]
+
+
+R.register(Reduced, classify=_classify, diagnose=_diagnose, edge=_edge, step=_step, copy=_copy)

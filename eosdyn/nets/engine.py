@@ -11,29 +11,41 @@ step classified (``diverged``: ``L >= max_loss`` or ``||A||^2`` not finite or ``
 and ``L* = 0`` otherwise, since a nonlinear network can fit labels outside ``X``'s row space;
 ``max_steps`` at ``t = steps``); at a recorded step (``t % record_every == 0`` or a stop) the
 row holds the diagnostics of step ``t`` (:class:`eosdyn.nets.spectra.Diagnostics`) and
-``Lambda``, ``||A||^2`` of step ``t + 1``. Between recorded steps the state never leaves the
-compiled loop. Only the first-order optimizer ``gd`` exists; the loop threads an optimizer
-state (:class:`eosdyn.nets.step.NetState`) so that others plug in.
+``Lambda``, ``||A||^2`` of step ``t + 1``; :class:`~eosdyn.engines.base.Progress` is updated
+as by the numba loop. Between recorded steps the state never leaves the compiled loop, so
+``Lambda`` is known at the recorded steps only: the engine declares ``tracks_every_step =
+False`` and its phases and summaries are those of the recorded rows (attr ``summaries_over =
+"recorded steps"``; at ``record_every = 1`` they cover every step). Only the first-order
+optimizer ``gd`` exists; the loop threads an optimizer state (:class:`eosdyn.nets.step.NetState`)
+so that others plug in.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..engines.base import Engine
 from ..kernels import layout as L
 from ..kernels import record_numba as R
 from ..model.init import Statistics
+from ..status import Status
 from ._jax import require, x64
 
 
-class NetworkEngine:
+class NetworkEngine(Engine):
     """GD on a network's weights (JAX); ``advance``/``final``/``finish`` as the other engines."""
 
     name = "network"
     exact = True
+    truncation = None
     needs_parameters = True
+    supports_hessian = True
     #: records ``sharpness_hessian`` itself (no :class:`eosdyn.analysis.hessian.HessianRecorder`)
     records_hessian = True
+    #: cells batched by jax.vmap (:mod:`eosdyn.nets.scan`)
+    supports_scan = True
+    #: Lambda is computed at the recorded steps only (summaries over the recorded rows)
+    tracks_every_step = False
 
     @x64
     def __init__(self, pb):
@@ -44,7 +56,7 @@ class NetworkEngine:
         from . import step as S
         from .spectra import Diagnostics
 
-        self.pb = pb
+        super().__init__(pb)
         p, d, model = pb.params, pb.data, pb.model
         self.model = model
         self.fns = functions.make(model)
@@ -67,7 +79,7 @@ class NetworkEngine:
         import jax
 
         pb, p = self.pb, self.pb.params
-        carry, status = pb.carry, pb.status
+        carry = pb.carry
         i64, f64 = np.int64, np.float64
         consts = (i64(p.stride), i64(p.steps))
         tail = (self.hyper, f64(self.lstar), f64(p.loss_tol), f64(p.max_loss), self.x, self.Y)
@@ -84,12 +96,12 @@ class NetworkEngine:
             if self._record(t, int(code), st, nxt):
                 return
             t += 1
-        status[3] = t
+        pb.progress.array[L.P_NEXT] = t
 
     def _record(self, t, code, st, nxt) -> bool:
         """Write the row of step ``t``; adopt ``nxt``; True when the run stopped here."""
         pb, p = self.pb, self.pb.params
-        nrow = int(pb.status[2])
+        nrow = pb.progress.rows
         row = self.cached if self.cached is not None else self.diag.row(st.params)
         self.cached = None
         if self.hess is not None:
@@ -103,9 +115,9 @@ class NetworkEngine:
             if go_on:
                 self.state = nxt
                 self.cached = row_next if full else None
-        pb.status[2] = nrow + 1
+        pb.progress.array[L.P_ROWS] = nrow + 1
         if code >= 0:
-            R.finish(pb.status, code, t)
+            pb.progress.stop(Status(code), t)
             return True
         return False
 
@@ -113,7 +125,7 @@ class NetworkEngine:
         """The current weights as numpy arrays."""
         return {k: np.asarray(v) for k, v in self.state.params.items()}
 
-    def final(self) -> Statistics:
+    def current(self) -> Statistics:
         from .problem import statistics
 
         w = self.weights()

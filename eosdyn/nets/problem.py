@@ -22,14 +22,17 @@ class NetProblem(Problem):
     weights: dict = None
 
 
-def build(params, data, A=None, W=None) -> NetProblem:
+def build(params, data, A=None, W=None, m_given: bool | None = None) -> NetProblem:
     """The network problem of ``params`` on ``data``.
 
     Initial weights, in order of precedence: ``A``/``W`` given to :func:`eosdyn.simulate`
     (``W`` a matrix for one hidden layer, or a list ``[W1, .., WK]``), the ``init`` file, or a
     Gaussian draw (:func:`eosdyn.nets.models.init_params`, seeded by ``seed``). The width ``m``
-    is taken from the given weights. ``save_init`` writes the weights used.
+    is taken from the given weights (an explicit ``m`` that differs is a parameter error,
+    :func:`eosdyn.api.resolve_width`). ``save_init`` writes the weights used.
     """
+    from ..api import resolve_width
+    from .engine import NetworkEngine
     from .models import build as build_model
     from .models import init_params
 
@@ -45,8 +48,7 @@ def build(params, data, A=None, W=None) -> NetProblem:
         m = inputs.width_of(given)
         if m is None:
             raise DataError(f"{source}: A must be a vector (m,)")
-        if m != params.m:
-            params = params.replace(m=m)
+        params = resolve_width(params, m, source, m_given)
     model = build_model(spec, shape, params.m, params.parameterization)
     if given is None:
         weights = init_params(model, params.sa, params.sw, init_mod.init_rng(params.seed))
@@ -55,7 +57,8 @@ def build(params, data, A=None, W=None) -> NetProblem:
     if params.save_init is not None:
         inputs.save_weights(params.save_init, weights)
     stats = statistics(spec, params, data, weights)
-    pb = NetProblem.create(params, data, stats)
+    track = NetworkEngine.per_step_tracking(params)   # False: Lambda at the recorded steps only
+    pb = NetProblem.create(params, data, stats, track=track)
     pb.model, pb.x, pb.weights = model, x, weights
     return pb
 

@@ -11,7 +11,10 @@ Per cell the summaries and observables are those of the two-layer kernel
 (:func:`eosdyn.kernels.batch_numba.run_cell`), with the same rules: the stop code from the
 loss at every step (``L - L* <= loss_tol`` with ``L* = ||Y_perp||^2/n`` for models linear in
 ``x``, else 0); ``Lambda > 2/eta`` tested every ``sharpness_every``-th step and at the stop
-(first crossing, number of upward crossings); ``loss``, ``eta * Lambda``, ``||A||^2`` and
+(a non-finite state is below), the flags counted as the numba kernels count them
+(:func:`edge_runs`, the vectorised :func:`eosdyn.kernels.edge_numba.edge_run`): the first
+crossing, the EoS excursions (runs of >= 2 tested steps above) and the period-2 flips (single
+tested steps above between tested steps below); ``loss``, ``eta * Lambda``, ``||A||^2`` and
 ``D^T v_1`` (sign continuous per cell) at recorded, tail and orbit steps. ``Lambda`` and
 ``v_1`` come from the exact n x n Gram matrix of every cell (structured for dense models,
 per-sample gradients otherwise; batched) and LAPACK's ``eigh`` (batched). The Lyapunov exponent
@@ -31,6 +34,18 @@ from ._jax import x64
 
 #: observables (columns of ``traj``/``orbit``) in the order of eosdyn.kernels.batch_numba
 O_LOSS, O_ES, O_A, O_DV1 = (B.OBSERVABLES.index(k) for k in ("loss", "eta_sharpness", "a_norm2", "Dv1"))
+
+
+def edge_runs(counts: np.ndarray, t: int, up: np.ndarray, test: np.ndarray) -> None:
+    """:func:`eosdyn.kernels.edge_numba.edge_run` for every cell at once: ``counts`` (cells, 4) =
+    ``[run, first, excursions, flips]``; cells where ``test`` enter the flag ``up`` at step ``t``."""
+    u, d = test & up, test & ~up
+    start = u & (counts[:, 0] == 0) & (counts[:, 1] < 0)
+    counts[start, 1] = t
+    counts[u, 0] += 1
+    counts[u & (counts[:, 0] == 2), 2] += 1
+    counts[d & (counts[:, 0] == 1), 3] += 1
+    counts[d, 0] = 0
 
 
 def group_key(p) -> tuple:
@@ -139,9 +154,8 @@ class _Batch:
         code = np.full(C, -1)
         stop_t = np.zeros(C, dtype=np.int64)
         maxl = np.full(C, -np.inf)
-        first = np.full(C, -1)
-        ncyc = np.zeros(C, dtype=np.int64)
-        prev = np.zeros(C, dtype=bool)
+        edge = np.zeros((C, 4), dtype=np.int64)   # edge_runs' [run, first, excursions, flips]
+        edge[:, 1] = -1
         tmin, tmax = np.full(C, np.inf), np.full(C, -np.inf)
         last = np.full((C, B.NOBS), np.nan)
         init_es = np.full(C, np.nan)
@@ -156,7 +170,7 @@ class _Batch:
             c_now = np.where(~ok, L.DIVERGED, np.where(loss - self.lstar <= loss_tol, L.CONVERGED,
                                                        np.where(t == steps, L.MAX_STEPS, -1)))
             c_now = np.where(active, c_now, -1)
-            test = active & ok & ((t % o.sharpness_every == 0) | (c_now >= 0))
+            test = active & ((t % o.sharpness_every == 0) | (c_now >= 0))
             rec = nrec > 0 and t % every == 0 and t // every < nrec
             need = active & ((t == 0) | rec | (t >= tail_start) | (t >= orbit_start) | (c_now >= 0))
             look = np.flatnonzero(test | need)
@@ -164,11 +178,9 @@ class _Batch:
             dv1 = np.full(C, np.nan)
             if look.size:
                 lam[look], dv1[look] = self.observe(self.state.params, look)
-            above = lam * self.eta > 2.0
-            up = test & above & ~prev
-            ncyc += up
-            first = np.where(up & (first < 0), t, first)
-            prev = np.where(test, above, prev)
+            with np.errstate(invalid="ignore"):
+                above = lam * self.eta > 2.0   # a non-finite state (NaN Lambda): below
+            edge_runs(edge, t, above, test)
             for c in np.flatnonzero(need):
                 obs = last[c]
                 obs[O_LOSS], obs[O_ES], obs[O_A], obs[O_DV1] = loss[c], self.eta[c] * lam[c], a[c], dv1[c]
@@ -195,6 +207,6 @@ class _Batch:
             f[B.F_INIT_ES], f[B.F_FINAL_ES], f[B.F_MAX_LOSS] = init_es[c], last[c, O_ES], maxl[c]
             f[B.F_FINAL_LOSS], f[B.F_TAIL_MIN], f[B.F_TAIL_MAX] = last[c, O_LOSS], tmin[c], tmax[c]
             f[B.F_LYAP] = np.nan
-            res["isum"][row, [B.I_STATUS, B.I_STATUS_STEP, B.I_FIRST_CROSS, B.I_NCYCLES, B.I_RESETS]] = (
-                code[c], stop_t[c], first[c], ncyc[c], 0)
+            res["isum"][row, [B.I_STATUS, B.I_STATUS_STEP, B.I_FIRST_CROSS, B.I_EXCURSIONS, B.I_FLIPS,
+                              B.I_RESETS]] = (code[c], stop_t[c], edge[c, 1], edge[c, 2], edge[c, 3], 0)
         return {k: np.asarray(v[-1]) for k, v in self.state.params.items()}

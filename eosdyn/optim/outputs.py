@@ -1,11 +1,13 @@
 """The optimizer variables of a run: edge, edge ratio, batch and preconditioned sharpness, phases.
 
 :func:`eosdyn.api.to_dataset` writes the attr ``edge`` and ``edge_ratio = Lambda / edge`` for every
-run, and its phases read "above the edge" as ``Lambda > edge``. An optimizer whose relevant
-sharpness is not ``Lambda`` (SGD: ``batch_sharpness``; RMSProp/Adam: ``preconditioned_sharpness``)
-gets ``edge_ratio`` and ``phase`` from that sharpness here: above/below from ``edge_ratio > 1``,
-rising/not from its difference to the next recorded row (exact forward differences when every step
-is recorded).
+run, and its phases and summaries (per-step tracker, :mod:`eosdyn.kernels.edge_numba`) read "above
+the edge" as ``Lambda > edge``. An optimizer whose relevant sharpness is not ``Lambda`` (SGD:
+``batch_sharpness``; RMSProp/Adam: ``preconditioned_sharpness``) knows that sharpness only at the
+recorded rows: it gets ``edge_ratio``, ``phase``, ``anomaly`` and the summary attrs (first step
+above the edge, excursions, flips, phase steps) from it here, over the recorded steps
+(``summaries_over = "recorded steps"``): above/below from ``edge_ratio > 1``, rising/not from its
+difference to the next recorded row (exact forward differences when every step is recorded).
 """
 
 from __future__ import annotations
@@ -33,19 +35,28 @@ def finish_run(ds: xr.Dataset, p, extra: np.ndarray | None = None, precond: np.n
     rel = relevant_sharpness(p)
     ds.attrs["edge_sharpness"] = rel
     if rel != "sharpness" and rel in ds:
-        x = ds[rel].values
-        ratio = x / float(ds.attrs["edge"])
-        ds["edge_ratio"] = (("step",), ratio)
-        ds["phase"] = (("step",), phases(ratio, x))
+        relevant_rows(ds, ds[rel].values)
     return annotate(ds)
 
 
-def phases(ratio: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Phases I-IV from ``edge_ratio`` and the forward difference of ``x`` between recorded rows
-    (0 where either is unknown)."""
-    dx = np.append(np.diff(x), np.nan)
-    above = ratio > 1.0
-    rising = dx > 0
-    ph = np.where(above, np.where(rising, 2, 3), np.where(rising, 1, 4)).astype(np.int8)
-    ph[~(np.isfinite(dx) & np.isfinite(ratio))] = 0
-    return ph
+def relevant_rows(ds: xr.Dataset, x: np.ndarray) -> None:
+    """``edge_ratio``, ``phase``, ``anomaly`` and the summary attrs of ``ds`` from the relevant
+    sharpness ``x`` at the recorded rows (module docstring); in place."""
+    from ..analysis.summary import row_phases, summaries_of_rows, untracked_rows
+
+    edge = float(ds.attrs["edge"])
+    ratio = x / edge
+    x_next = np.append(x[1:], np.nan)
+    a = ds["a_norm2"].values
+    phase, anomaly = row_phases(x, x_next, a, np.append(a[1:], np.nan), edge)
+    ds["edge_ratio"] = (("step",), ratio)
+    ds["phase"] = (("step",), phase)
+    ds["anomaly"] = (("step",), anomaly)
+    steps = ds["step"].values
+    ds["window_steps"] = (("step",), np.diff(steps, prepend=-1).astype(np.int64))
+    for name, value in untracked_rows(steps.size).items():
+        ds[name] = (ds[name].dims, value)
+    with np.errstate(invalid="ignore"):
+        above = ratio > 1.0
+    ds.attrs.update(summaries_of_rows(steps, above, phase, anomaly, ds["eta_sharpness"].values,
+                                      ds["loss_window_min"].values, ds["loss_window_max"].values))

@@ -152,7 +152,7 @@ class PreconditionedRecorder(RowRecorder):
         A, W = engine.A, engine.W
         if not (np.all(np.isfinite(A)) and np.all(np.isfinite(W))):
             return np.nan
-        t = int(self.pb.status[3])
+        t = self.pb.progress.next_step
         q = inverse_sqrt_preconditioner(engine, t)
         if not np.all(np.isfinite(q)):
             return np.nan

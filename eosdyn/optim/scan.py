@@ -28,16 +28,17 @@ def run_batch(spec, params: list, parallel: bool = False, chain: bool = False) -
     from ..analysis.scan.cells import cell_state, classify
 
     cache: dict = {}
-    states = [cell_state(p, cache) for p in params]
+    m_given = True if any(a.name == "m" for a in spec.axes) else None
+    states = [cell_state(p, cache, m_given) for p in params]
     C = len(params)
-    R = max(d.rank for d, _ in states)
-    N = max(d.n for d, _ in states)
+    R = max(d.rank for _, d, _ in states)
+    N = max(d.n for _, d, _ in states)
     x = dict(s=np.zeros((C, R)), z=np.zeros((C, R)), V=np.zeros((C, N, R)), yperp=np.zeros((C, N)),
              y_perp2=np.zeros(C), n=np.zeros(C), m=np.zeros(C), eta=np.zeros(C), beta=np.zeros(C),
              gamma=np.zeros(C), bsz=np.zeros(C, dtype=np.int64), seed=np.zeros(C, dtype=np.int64),
              sigma=np.zeros(C), sc=np.zeros((C, 3)), vv=np.zeros((C, 4, R)), MM=np.zeros((C, 3, R, R)),
              loss_tol=np.zeros(C), max_loss=np.zeros(C))
-    for c, (p, (d, st)) in enumerate(zip(params, states, strict=True)):
+    for c, (p, d, st) in enumerate(states):
         r, n = d.rank, d.n
         check_batch_size(p.batch_size, n)
         x["s"][c, :r], x["z"][c, :r], x["y_perp2"][c], x["n"][c] = d.s, d.z, d.y_perp2, n

@@ -11,11 +11,11 @@ import xarray as xr
 
 from ..errors import ParameterError
 
-PHASE_COLOURS = {1: "#cfe8cf", 2: "#f7c9c9", 3: "#f9e0b8", 4: "#cddcf2"}
+PHASE_COLOURS = {1: "#cfe8cf", 2: "#f7c9c9", 3: "#f9e0b8", 4: "#cddcf2", 5: "#e4e4e4"}
 #: saturated phase colours for trajectories (the pale ones above are for backgrounds)
-PHASE_LINES = {0: "#7f7f7f", 1: "#2ca02c", 2: "#d62728", 3: "#ff7f0e", 4: "#1f77b4"}
+PHASE_LINES = {0: "#7f7f7f", 1: "#2ca02c", 2: "#d62728", 3: "#ff7f0e", 4: "#1f77b4", 5: "#9e9e9e"}
 PHASE_NAMES = {1: "I: sharpening", 2: "II: above 2/η, rising", 3: "III: above 2/η, falling",
-               4: "IV: below 2/η, falling"}
+               4: "IV: below 2/η, falling", 5: "stationary Λ (|ΔΛ| ≤ 1e-9·2/η)"}
 FORMATS = (".png", ".pdf", ".svg")
 KINDS = ("timeseries", "indicator", "spectrum", "decomposition", "portrait", "compare", "edge")
 SHARP, LOSS, ANORM, ANOMALY = "steelblue", "firebrick", "darkgreen", "#ff7f0e"
@@ -75,47 +75,103 @@ def phase_spans(steps: np.ndarray, phase: np.ndarray):
     return [(steps[a], ends[b - 1], int(phase[a])) for a, b in zip(starts, stops, strict=True)]
 
 
-def shade_phases(ax, ds: xr.Dataset, max_spans: int = 400):
-    """Colour the background of ``ax`` by the phase of each step.
+def window_counts(ds: xr.Dataset) -> np.ndarray | None:
+    """Steps per phase code in each row's window (rows x codes), or None when the run has no
+    per-step windows (tracking off, or a file from an older eosdyn)."""
+    if "window_phase_fraction" not in ds.variables or "window_steps" not in ds.variables:
+        return None
+    frac = ds["window_phase_fraction"].values
+    if frac.size == 0 or not np.isfinite(frac).all():
+        return None
+    return frac * ds["window_steps"].values[:, None]
 
-    Few phase runs are drawn as spans; many (long runs, fast oscillation) as one image with a
-    column per recorded step, which matplotlib resamples to the pixels.
+
+def phase_columns(steps: np.ndarray, counts: np.ndarray, columns: int = 1500):
+    """Display columns of equal width in steps and the fraction of each phase code in each.
+
+    Row ``k``'s window (the steps after row ``k - 1`` up to ``steps[k]``) is added to the column
+    holding ``steps[k]``; nothing is sampled, so a window that alternates phases every step
+    shows as its mix, whatever the stride. Returns ``(edges, fractions)``; columns without
+    steps have all-zero fractions.
     """
-    from matplotlib.colors import ListedColormap
+    ncol = int(max(1, min(columns, steps.size - 1)))
+    edges = np.linspace(steps[0], steps[-1], ncol + 1)
+    col = np.clip(np.searchsorted(edges, steps, side="left") - 1, 0, ncol - 1)
+    acc = np.zeros((ncol, counts.shape[1]))
+    np.add.at(acc, col[1:], counts[1:])
+    acc[0] += counts[0]
+    total = acc.sum(axis=1, keepdims=True)
+    return edges, np.divide(acc, total, out=np.zeros_like(acc), where=total > 0)
+
+
+def shade_phases(ax, ds: xr.Dataset, max_spans: int = 400, levels: int = 64):
+    """Colour the background of ``ax`` by the phases of the steps (every step, not only the
+    recorded ones).
+
+    Each display column is filled from the bottom with the phases its steps had, in proportion
+    (the per-row windows ``window_phase_fraction``): a period-2 orbit recorded at an even stride
+    shows as half I, half III instead of a solid III band. When every window is a single phase
+    and there are few runs of it, the runs are drawn as spans. Runs without per-step windows
+    fall back to the phase of each recorded step.
+    """
+    from matplotlib.colors import to_rgba
 
     steps, phase = ds["step"].values, ds["phase"].values
+    counts = window_counts(ds)
+    pure = counts is None or bool(np.all(counts.max(axis=1) == counts.sum(axis=1)))
     spans = phase_spans(steps, phase)
-    if len(spans) <= max_spans:
+    if pure and len(spans) <= max_spans:
         for a, b, ph in spans:
             if ph in PHASE_COLOURS:
                 ax.axvspan(a, b, color=PHASE_COLOURS[ph], lw=0, zorder=0)
         return
-    cmap = ListedColormap(["white"] + [PHASE_COLOURS[k] for k in (1, 2, 3, 4)])
+    if counts is None:  # one-hot windows from the recorded phases
+        counts = np.zeros((phase.size, 6))
+        counts[np.arange(phase.size), np.clip(phase, 0, 5)] = 1.0
+    edges, frac = phase_columns(steps, counts)
+    order = [1, 2, 3, 4, 5, 0]  # stacked from the bottom; unknown (0) on top, unshaded
+    cum = np.cumsum(frac[:, order], axis=1)
+    centres = (np.arange(levels) + 0.5) / levels
+    which = (cum[:, None, :] < centres[None, :, None]).sum(axis=2)  # (columns, levels)
+    palette = np.array([to_rgba(PHASE_COLOURS.get(k, "white")) for k in order] + [to_rgba("white")])
+    which[frac.sum(axis=1) == 0] = len(order)
+    rgba = palette[which].transpose(1, 0, 2)  # (levels, columns, 4)
     y0, y1 = ax.get_ylim()
-    ax.imshow(phase[None, :], aspect="auto", cmap=cmap, vmin=-0.5, vmax=4.5, zorder=0,
-              extent=(steps[0], steps[-1], y0, y1), interpolation="nearest", origin="lower")
+    ax.imshow(rgba, aspect="auto", zorder=0, extent=(edges[0], edges[-1], y0, y1),
+              interpolation="nearest", origin="lower")
     ax.set_ylim(y0, y1)
 
 
-def phase_handles(lines: bool = False):
-    """Legend entries for the four phases (patches, or lines in the trajectory colours)."""
+def phases_present(ds: xr.Dataset) -> set:
+    """Phase codes 1-5 that occur in the run (every step when the run has per-step windows)."""
+    counts = window_counts(ds)
+    if counts is not None:
+        return {k for k in range(1, 6) if counts[:, k].sum() > 0}
+    return {int(k) for k in np.unique(ds["phase"].values) if 1 <= k <= 5}
+
+
+def phase_handles(lines: bool = False, present=None):
+    """Legend entries for the four phases (patches, or lines in the trajectory colours), and
+    for stationary steps when ``present`` (a set of phase codes) includes them."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
+    codes = [1, 2, 3, 4] + ([5] if present is not None and 5 in present else [])
     if lines:
-        return [Line2D([], [], color=PHASE_LINES[k], lw=2, label=PHASE_NAMES[k]) for k in (1, 2, 3, 4)]
-    return [Patch(color=PHASE_COLOURS[k], label=PHASE_NAMES[k]) for k in (1, 2, 3, 4)]
+        return [Line2D([], [], color=PHASE_LINES[k], lw=2, label=PHASE_NAMES[k]) for k in codes]
+    return [Patch(color=PHASE_COLOURS[k], label=PHASE_NAMES[k]) for k in codes]
 
 
 def first_cycle_window(ds: xr.Dataset, pad: int = 40):
-    """Steps around the first EoS cycle (first crossing of 2/eta to the next one), or None."""
-    from ..analysis.summary import eos_crossings
+    """Steps around the first EoS cycle (the first excursion above 2/eta lasting >= 2 recorded
+    steps, to the start of the next one), or None. Period-2 flips are not cycles."""
+    from ..analysis.summary import excursion_starts
 
-    cross = eos_crossings(ds)
-    if cross.size == 0:
+    starts = excursion_starts(ds)
+    if starts.size == 0:
         return None
-    stop = cross[1] if cross.size > 1 else cross[0] + 50 * pad
-    return max(int(cross[0]) - pad, 0), int(stop) + pad
+    stop = starts[1] if starts.size > 1 else starts[0] + 50 * pad
+    return max(int(starts[0]) - pad, 0), int(stop) + pad
 
 
 def select(ds: xr.Dataset, window) -> xr.Dataset:

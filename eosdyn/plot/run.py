@@ -38,6 +38,7 @@ from .common import (
     network_name,
     new_figure,
     phase_handles,
+    phases_present,
     save,
     select,
     shade_phases,
@@ -95,7 +96,8 @@ def _sharpness_panel(plot: Plot, ax, ds: xr.Dataset, twin_a: bool = False) -> No
         handles += plot.draw(twin, "sharpness/||A||^2", *decimate(steps, ds["a_norm2"].values),
                              color=ANORM, lw=1, label="‖A‖² (right axis)")
         twin.set_ylabel("‖A‖²", color=ANORM)
-    ax.legend(handles=handles + phase_handles(), loc="best", fontsize=8, ncol=2, framealpha=0.9)
+    ax.legend(handles=handles + phase_handles(present=phases_present(ds)), loc="best", fontsize=8,
+              ncol=2, framealpha=0.9)
     ax.set_title(f"GD{network_name(ds)}: {describe(ds)}", fontsize=10)
 
 
@@ -278,7 +280,8 @@ def plot_decomposition(ds: xr.Dataset, path, window=None) -> Plot:
     shade_phases(ax, ds)
     ax.set_xlabel("GD step t")
     ax.set_ylabel("loss and its parts")
-    ax.legend(handles=ax.get_legend_handles_labels()[0] + phase_handles(), loc="lower left",
+    ax.legend(handles=ax.get_legend_handles_labels()[0] + phase_handles(present=phases_present(ds)),
+              loc="lower left",
               fontsize=8, ncol=2, framealpha=0.9)
     ax.set_title(f"Loss decomposition (Fig. 3b): {describe(ds)}", fontsize=10)
     return Plot(save(fig, p), plot.kind, plot.data)

@@ -185,12 +185,12 @@ def plot_heatmap(ds: xr.Dataset, path, x: str | None = None, y: str | None = Non
     first = np.where(diverged, np.nan, sub["first_cross_step"].values.astype(float))
     first[first < 0] = np.nan
     es = np.where(diverged, np.nan, sub["final_eta_sharpness"].values)
-    cycles = np.where(diverged, np.nan, sub["n_eos_cycles"].values.astype(float))
+    cycles = np.where(diverged, np.nan, sub["n_eos_excursions"].values.astype(float))
     cycles[cycles <= 0] = np.nan
     panels = [
         (first, "first step with Λ > 2/η (white: never)", "viridis", _lognorm(first, LogNorm)),
         (es, "final ηΛ (2 = edge of stability)", "RdBu_r", _centred(es, TwoSlopeNorm)),
-        (cycles, "EoS cycles (upward crossings of 2/η; white: none)", "magma_r",
+        (cycles, "EoS excursions (≥ 2 steps above 2/η; white: none)", "magma_r",
          _lognorm(cycles, LogNorm)),
     ]
     grey = ListedColormap(["#9e9e9e"])

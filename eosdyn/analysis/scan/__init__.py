@@ -10,8 +10,8 @@ scan produce bitwise the same dataset.
 
 The output (:func:`scan` writes it to zarr, one chunk per block) has one dimension per axis
 (plus ``step`` for the strided trajectories) and the per-cell summaries ``status``,
-``status_step``, ``first_cross_step``, ``n_eos_cycles``, ``initial_eta_sharpness``,
-``final_eta_sharpness``, ``max_loss``, ``final_loss``, ``tail_min_eta_sharpness``,
+``status_step``, ``first_cross_step``, ``n_eos_excursions``, ``n_period2_flips``,
+``initial_eta_sharpness``, ``final_eta_sharpness``, ``max_loss``, ``final_loss``, ``tail_min_eta_sharpness``,
 ``tail_max_eta_sharpness``, ``phase`` (and ``lyapunov`` on request).
 
 Resuming: every block's variables are written chunk by chunk (each chunk file atomically, by

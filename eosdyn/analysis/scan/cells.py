@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ParameterError
+from ...engines import METHODS
 from ...kernels import batch_numba as B
 from ...kernels import layout as L
-from ...model import init as init_mod
-from ...model.params import AUTO_MATERIALISE_LIMIT, FIELDS, Params
+from ...model.params import FIELDS, Params
 from .grid import ScanSpec
 
 # ----------------------------------------------------------------------------------- cells
@@ -24,32 +23,19 @@ def _data_key(p: Params) -> str:
     return repr([getattr(p, k) for k in FIELDS if k not in NOT_DATA])
 
 
-def cell_state(p: Params, cache: dict):
-    """Data and initial statistics of one cell, as :func:`eosdyn.api.build_problem` builds them.
-
-    The first cell of each dataset goes through ``build_problem`` itself; later cells that
-    share the data reuse it and draw their initial state by the same rule.
-    """
-    from ...api import build_problem
+def cell_state(p: Params, cache: dict, m_given: bool | None = None):
+    """``(params, data, initial statistics)`` of one cell, by THE builder of initial states
+    (:func:`eosdyn.api.initial_state`, as ``simulate`` builds them); cells that share their data
+    share one :class:`~eosdyn.model.data.SpectralData` (``cache``). ``params.m`` is resolved
+    against an ``init`` file (an explicit ``m`` that differs from its width is an error)."""
+    from ...api import initial_state, load_data
 
     key = _data_key(p)
     if key not in cache:
-        pb = build_problem(p.replace(steps=1, record_every=1))
-        cache[key] = pb.data
-        return pb.data, pb.init
+        cache[key] = load_data(p)
     data = cache[key]
-    A = W = None
-    if p.init is not None:
-        A, W = init_mod.load_parameters(p.init, data.d)
-        if A.shape[0] != p.m:
-            raise ParameterError("m", f"must equal the init file's width {A.shape[0]}, got {p.m}")
-    materialise = p.init_sampler == "parameters" or (
-        p.init_sampler == "auto" and p.m * data.d <= AUTO_MATERIALISE_LIMIT)
-    if A is None and materialise:
-        A, W = init_mod.gaussian_parameters(p.m, data.d, p.sa, p.sw, p.seed)
-    if A is not None:
-        return data, init_mod.statistics_from_parameters(A, W, data.U)
-    return data, init_mod.sample_statistics(p.m, data.rank, p.sa, p.sw, p.seed)
+    p, stats, _, _ = initial_state(p, data, m_given=m_given)
+    return p, data, stats
 
 
 def tangent_start(r: int) -> np.ndarray:
@@ -61,25 +47,25 @@ def tangent_start(r: int) -> np.ndarray:
     return t / np.linalg.norm(t)
 
 
-def cell_inputs(params: list[Params]) -> dict:
-    """The per-cell arrays of :func:`batch_numba.run_cells`, ranks zero-padded to the largest
+def cell_inputs(params: list[Params], m_given: bool | None = None) -> B.CellData:
+    """The per-cell inputs of :func:`batch_numba.run_cells`, ranks zero-padded to the largest
     (a mode with ``s_i = z_i = 0`` never moves and adds exact zeros)."""
     cache: dict = {}
-    states = [cell_state(p, cache) for p in params]
-    C, R = len(params), max(d.rank for d, _ in states)
-    out = dict(s=np.zeros((C, R)), z=np.zeros((C, R)), y_perp2=np.zeros(C), n=np.zeros(C),
-               m=np.zeros(C), eta=np.zeros(C), a0=np.zeros(C), u0=np.zeros((C, R)),
-               G0=np.zeros((C, R, R)), loss_tol=np.zeros(C), max_loss=np.zeros(C),
-               tangent0=np.zeros((C, 1 + R + R * R)))
-    for c, (p, (d, st)) in enumerate(zip(params, states, strict=True)):
+    states = [cell_state(p, cache, m_given) for p in params]
+    C, R = len(params), max(d.rank for _, d, _ in states)
+    out = B.CellData(s=np.zeros((C, R)), z=np.zeros((C, R)), y_perp2=np.zeros(C), n=np.zeros(C),
+                     m=np.zeros(C), eta=np.zeros(C), a0=np.zeros(C), u0=np.zeros((C, R)),
+                     G0=np.zeros((C, R, R)), loss_tol=np.zeros(C), max_loss=np.zeros(C),
+                     tangent0=np.zeros((C, 1 + R + R * R)))
+    for c, (p, d, st) in enumerate(states):
         r = d.rank
-        out["s"][c, :r], out["z"][c, :r], out["y_perp2"][c] = d.s, d.z, d.y_perp2
-        out["n"][c], out["m"][c], out["eta"][c] = d.n, p.m, p.eta
-        out["a0"][c], out["u0"][c, :r], out["G0"][c, :r, :r] = st.a, st.u, st.G
-        out["loss_tol"][c], out["max_loss"][c] = p.loss_tol, p.max_loss
+        out.s[c, :r], out.z[c, :r], out.y_perp2[c] = d.s, d.z, d.y_perp2
+        out.n[c], out.m[c], out.eta[c] = d.n, p.m, p.eta
+        out.a0[c], out.u0[c, :r], out.G0[c, :r, :r] = st.a, st.u, st.G
+        out.loss_tol[c], out.max_loss[c] = p.loss_tol, p.max_loss
         t0 = tangent_start(r)  # embedded with zeros in the padded modes: they never couple
-        out["tangent0"][c, :1 + r] = t0[:1 + r]
-        out["tangent0"][c, 1 + R:].reshape(R, R)[:r, :r] = t0[1 + r:].reshape(r, r)
+        out.tangent0[c, :1 + r] = t0[:1 + r]
+        out.tangent0[c, 1 + R:].reshape(R, R)[:r, :r] = t0[1 + r:].reshape(r, r)
     return out
 
 
@@ -94,23 +80,23 @@ def run_batch(spec: ScanSpec, params: list[Params], parallel: bool = False,
 
     if optim_scan.needs_optim_cells(spec.base) or any(optim_scan.needs_optim_cells(p) for p in params):
         return optim_scan.run_batch(spec, params, parallel=parallel, chain=chain)
-    x = cell_inputs(params)
-    C, R = x["s"].shape
+    m_given = True if any(a.name == "m" for a in spec.axes) else None
+    x = cell_inputs(params, m_given)
+    C, R = x.s.shape
     o = spec.options
-    res = dict(
+    out = B.CellOut(
         traj=np.full((C, spec.nrec, B.NOBS), np.nan), orbit=np.full((C, o.orbit, B.NOBS), np.nan),
         fsum=np.full((C, B.NF), np.nan), isum=np.zeros((C, B.NI), dtype=np.int64),
         final_a=np.zeros((C, 1)), final_u=np.zeros((C, R)), final_G=np.zeros((C, R, R)),
     )
     steps = spec.base.steps
+    ctl = B.CellControl(eta2=float(METHODS[spec.base.engine].eta2_terms), steps=int(steps),
+                        every=int(spec.every), sharp_every=int(o.sharpness_every),
+                        tail_start=int(spec.tail_start), orbit_start=int(steps + 1 - o.orbit),
+                        lyap_start=int(spec.lyap_start), renorm=int(o.renorm))
     kernel = B.run_chain if chain else (B.run_cells_parallel if parallel else B.run_cells)
-    kernel(
-        x["s"], x["z"], x["y_perp2"], x["n"], x["m"], x["eta"], 0.0 if spec.base.engine == "first-order" else 1.0,
-        x["a0"], x["u0"], x["G0"], steps, spec.every, o.sharpness_every, spec.tail_start,
-        steps + 1 - o.orbit, spec.lyap_start, o.renorm, x["loss_tol"], x["max_loss"],
-        x["tangent0"], res["traj"], res["orbit"], res["fsum"], res["isum"], res["final_a"],
-        res["final_u"], res["final_G"],
-    )
+    kernel(x, ctl, out)
+    res = out._asdict()
     res["phase"] = classify(res["fsum"], res["isum"], o.lazy_tol)
     return res
 
@@ -152,7 +138,8 @@ def block_variables(spec: ScanSpec, res: dict, bshape: tuple) -> dict:
     out = {
         "status_step": i[:, B.I_STATUS_STEP],
         "first_cross_step": i[:, B.I_FIRST_CROSS],
-        "n_eos_cycles": i[:, B.I_NCYCLES],
+        "n_eos_excursions": i[:, B.I_EXCURSIONS],
+        "n_period2_flips": i[:, B.I_FLIPS],
         "initial_eta_sharpness": f[:, B.F_INIT_ES],
         "final_eta_sharpness": f[:, B.F_FINAL_ES],
         "max_loss": f[:, B.F_MAX_LOSS],

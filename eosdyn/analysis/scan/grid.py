@@ -11,8 +11,8 @@ import numpy as np
 
 from ...errors import EosdynError, ParameterError
 from ...kernels import batch_numba as B
-from ...kernels import layout as L
 from ...model.params import Params, make_params
+from ...status import Status
 
 #: the engines a scan or an orbit diagram runs (network: cells batched by jax.vmap, eosdyn.nets.scan)
 SCAN_ENGINES = ("reduced", "first-order", "network")
@@ -22,9 +22,9 @@ SCANNABLE = ("eta", "m", "seed", "init_scale", "sigma_a", "sigma_w", "lambda_max
 INTEGER = ("m", "seed", "n", "rank", "d", "batch_size", "batch_seed")
 #: the phase of a cell (``phase`` variable), see :func:`classify`
 PHASES = ("lazy", "sharpening", "catapult", "eos", "divergent")
-NOT_RUN = -1
+NOT_RUN = int(Status.NOT_RUN)
 BACKENDS = ("auto", "serial", "threads", "processes", "prange")
-STATUS_NAMES = {NOT_RUN: "not_run", **L.STATUS_NAMES}
+STATUS_NAMES = {int(s): s.label for s in Status}
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,8 @@ class ScanOptions:
     tail : int or None
         ``tail_min/max_eta_sharpness`` are over steps ``>= steps - tail`` (default ``steps // 10``).
     sharpness_every : int
-        Test ``Lambda > 2/eta`` every k-th step (first_cross_step and n_eos_cycles resolve k).
+        Test ``Lambda > 2/eta`` every k-th step (first_cross_step, n_eos_excursions and
+        n_period2_flips resolve k; flips are only meaningful at k = 1, the default).
     lyapunov : bool
         Also compute the output Lyapunov exponent over the tail (costs a tangent map per step).
     block_cells : int or None
@@ -175,9 +176,12 @@ class ScanSpec:
         names = [a.name for a in self.axes]
         if len(set(names)) != len(names):
             raise EosdynError(f"a parameter is scanned twice: {names}")
-        if self.base.engine not in SCAN_ENGINES:
-            raise ParameterError("engine", "must be reduced, first-order or network in scans and diagrams "
-                                 f"(the exact map, its first-order truncation, any model); got {self.base.engine!r}")
+        from ...engines import METHODS
+
+        if not METHODS[self.base.engine].supports_scan:
+            ok = ", ".join(k for k, e in METHODS.items() if e.supports_scan)
+            raise ParameterError("engine", f"must be one of {ok} in scans and diagrams "
+                                 f"(engines that run as batch cells); got {self.base.engine!r}")
         self.options.check(self.base.steps)
 
     @property

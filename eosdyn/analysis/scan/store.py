@@ -10,15 +10,21 @@ import xarray as xr
 
 from ..._version import __version__
 from ...errors import EosdynError
+from ...status import flag_attrs
 from .grid import NOT_RUN, PHASES, STATUS_NAMES, ScanSpec
 
 # ---------------------------------------------------------------------------------- schema
 
 SUMMARY_DOCS = {
-    "status": ("int8", NOT_RUN, "Run status: 0 max_steps, 1 converged, 2 diverged, -1 not run yet."),
+    "status": ("int8", NOT_RUN, "Run status (CF flag_values / flag_meanings; not_run: the cell's "
+               "block was not computed yet)."),
     "status_step": ("int64", -1, "Step at which the run stopped."),
-    "first_cross_step": ("int64", -1, "First step with Lambda > 2/eta (-1: never)."),
-    "n_eos_cycles": ("int64", -1, "Number of upward crossings of 2/eta (step 0 above counts)."),
+    "first_cross_step": ("int64", -1, "First step above the edge (Lambda > 2/eta for GD, the "
+                         "optimizer's edge otherwise; -1: never)."),
+    "n_eos_excursions": ("int64", -1, "EoS excursions: runs of >= 2 consecutive steps above the edge "
+                         "(the sawtooth cycles), over every step (every sharpness_every-th)."),
+    "n_period2_flips": ("int64", -1, "Period-2 flips: single steps above the edge between steps below, "
+                        "over every step (every sharpness_every-th)."),
     "initial_eta_sharpness": ("float64", np.nan, "eta * Lambda at step 0."),
     "final_eta_sharpness": ("float64", np.nan, "eta * Lambda at the last step."),
     "max_loss": ("float64", np.nan, "Largest loss over the run."),
@@ -49,7 +55,8 @@ def template(spec: ScanSpec) -> tuple[xr.Dataset, dict]:
     for name in names:
         dtype, fill, doc = SUMMARY_DOCS[name]
         arr = da.full(spec.shape, fill, dtype=dtype, chunks=spec.chunks)
-        variables[name] = xr.Variable(dims, arr, {"long_name": doc})
+        attrs = {"long_name": doc, **(flag_attrs() if name == "status" else {})}
+        variables[name] = xr.Variable(dims, arr, attrs)
         encoding[name] = {"chunks": spec.chunks, "fill_value": fill}
     if spec.nrec:
         coords["step"] = np.arange(spec.nrec, dtype=np.int64) * spec.every
