@@ -194,7 +194,15 @@ def test_engines_declare_capabilities():
         assert caps["exact"] == (caps["truncation"] is None), name
     assert METHODS["first-order"].truncation == "first-order"
     assert METHODS["flow"].truncation == "flow" and METHODS["full"].needs_parameters
-    assert [k for k, c in METHODS.items() if c.supports_scan] == ["reduced", "first-order"]
+    assert [k for k, c in METHODS.items() if c.supports_scan] == ["reduced", "first-order", "network"]
+    assert not METHODS["network"].tracks_every_step and METHODS["network"].records_hessian
+    from eosdyn.engines.full_optim import FullOptimEngine
+    from eosdyn.engines.momentum import ReducedOptimEngine
+
+    for cls in (ReducedOptimEngine, FullOptimEngine):  # the optimizer engines (eosdyn.optim.select)
+        assert issubclass(cls, Engine) and cls.capabilities()["exact"] and not hasattr(cls, "order")
+        assert cls.per_step_tracking(make_params(optimizer="momentum", engine=cls.name))
+        assert not cls.per_step_tracking(make_params(batch_size=10, engine=cls.name))
 
 
 def test_summarize_reads_the_kernel_attrs_and_falls_back_on_rows(eos_runs):
