@@ -8,15 +8,13 @@ import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
-from test_hessian import dense_hessian
+from twins import dense_hessian, diagnostics, gd_params, matrices, reduced_map
 
 import eosdyn
 from eosdyn.analysis import check as C
 from eosdyn.analysis import replay
 from eosdyn.analysis.check import statements as CS
 from eosdyn.cli import main
-
-from reference import diagnostics, gd_params, matrices, reduced_map
 
 NO_FLOW = C.CheckOptions(flow=False)
 ONE_POINT = dict(X=np.ones((1, 1)), Y=np.ones(1), m=10**6, init_scale=1.0, init_sampler="wishart",
@@ -214,14 +212,14 @@ def test_large_step_run_breaks_the_descent_premise_where_the_loss_rises():
     assert np.all(es[row.failing] < 2.0)
 
 
-def test_default_scenario_progressive_sharpening_statements():
+def test_default_scenario_progressive_sharpening_statements(default_events):
     ds = eosdyn.simulate(steps=33_000)
     rep = C.run_checks(ds)
     for key in ("assumption_3_3", "assumption_3_5_iii", "assumption_3_7", "assumption_4_1",
                 "assumption_4_2", "proposition_3_1", "proposition_3_2", "lemma_3_3", "theorem_1"):
         assert rep.row(key).holds is True, (key, rep.row(key).measured)
-    assert rep.row("theorem_1").values["t0"] == 12351
-    assert rep.row("assumption_3_3").values["until_step"] == 31329
+    assert rep.row("theorem_1").values["t0"] == default_events["t0"]
+    assert rep.row("assumption_3_3").values["until_step"] == default_events["first_cross"]
     assert rep.run["replay_fidelity"] == 0.0
     json.dumps(rep.to_dict())
 

@@ -8,14 +8,12 @@ balancedness direction does. The exponent must stay the outputs' at every horizo
 import numpy as np
 import pytest
 from test_tangent_lyapunov import run_from
+from twins import gram, minimum_exponent, output_exponent_at_minimum, rank_one_output_map, reduced_map
 
 import eosdyn
-from eosdyn.analysis import lyapunov as ly
 from eosdyn.analysis.scan import tangent_start
 from eosdyn.kernels import batch_numba as B
 from eosdyn.model.params import make_params
-
-from reference import reduced_map
 
 HORIZONS = (100, 1_000, 10_000, 100_000)
 
@@ -26,17 +24,6 @@ def converge(a, u, G, s, z, n, m, eta, steps):
     return a, u, G
 
 
-def exact_output_exponent(a, G, s, n, m, eta, o0, T):
-    """``(1/T) log(||(I - eta K)^T S o0|| / ||S o0||)`` from the eigendecomposition of ``K``:
-    the output tangent at a minimum evolves by ``S o' = (I - eta K) S o`` exactly."""
-    mu, V = np.linalg.eigh(ly.gram(a, G, s, n, m))
-    lam = 1.0 - eta * mu
-    rho = np.max(np.abs(lam))
-    c = V.T @ (s * o0)
-    tail = np.linalg.norm(c * np.sign(lam) ** T * (np.abs(lam) / rho) ** T)
-    return np.log(rho) + (np.log(tail) - np.log(np.linalg.norm(s * o0))) / T
-
-
 @pytest.fixture(scope="module")
 def converged_minimum():
     rng = np.random.default_rng(11)
@@ -45,7 +32,7 @@ def converged_minimum():
     z = rng.standard_normal(r)
     C = rng.standard_normal((r, r))
     G, a, u = C @ C.T / r + 0.5 * np.eye(r), 2.0, rng.standard_normal(r) * 0.1
-    mu = np.linalg.eigvalsh(ly.gram(a, G, s, n, m))
+    mu = np.linalg.eigvalsh(gram(a, G, s, n, m))
     eta = 1.0 / mu[-1]
     a, u, G = converge(a, u, G, s, z, n, m, eta, 3000)
     delta = s * u - z
@@ -56,12 +43,12 @@ def converged_minimum():
 @pytest.mark.parametrize("T", HORIZONS)
 def test_exponent_at_a_converged_minimum_is_the_outputs_at_every_horizon(converged_minimum, T):
     a, u, G, s, z, n, m, eta = converged_minimum
-    expect = ly.minimum_exponent(a, G, s, n, m, eta)
+    expect = minimum_exponent(a, G, s, n, m, eta)
     assert expect < -0.01
     fsum, isum = run_from(a, u, G, s, z, n, m, eta, T, lyap_start=0, renorm=10)
     assert isum[B.I_STATUS] == 0
     o0 = tangent_start(s.size)[1:1 + s.size]
-    exact = exact_output_exponent(a, G, s, n, m, eta, o0, T)
+    exact = output_exponent_at_minimum(a, G, s, n, m, eta, o0, T)
     assert abs(fsum[B.F_LYAP] - exact) < 1e-9 * abs(expect)
     # and the finite-horizon value tends to log max |1 - eta mu| as O(1/T)
     assert abs(fsum[B.F_LYAP] - expect) < 5.0 / T
@@ -83,17 +70,6 @@ def test_one_sample_bifurcation_exponent_at_its_minimum(tmp_path, steps):
     es = float(ds["final_eta_sharpness"][0])
     assert abs(es - 1.8) < 1e-5
     assert abs(float(ds["lyapunov"][0]) - np.log(abs(1 - es))) < 1e-7
-
-
-def rank_one_output_map(u, H, s, z, n, m, eta):
-    """For r = 1 the outputs follow a closed map on ``(u, H = G + a/m)`` (derived by hand from
-    the reduced map: ``u'`` depends on ``(a, G)`` only through ``H``, and ``H' = H - (8 eta/(n m))
-    u g + (4 eta^2 g^2/(n^2 m)) H``)."""
-    d = s * u - z
-    g = s * d
-    fd = s * u * d
-    return (u - 2 * eta / n * H * g + 4 * eta**2 / (n**2 * m) * fd * g,
-            H - 8 * eta / (n * m) * u * g + 4 * eta**2 * g * g / (n**2 * m) * H)
 
 
 def test_rank_one_two_cycle_exponent_is_the_outputs_not_the_balancedness():
