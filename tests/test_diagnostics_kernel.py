@@ -21,7 +21,7 @@ def numpy_diagnostics(a, u, G, s, z, y_perp2, n, m, eta):
 def test_diagnose_matches_numpy(r):
     rng = np.random.default_rng(r)
     n, m, eta = 3 * r + 5, 500, 0.01
-    s = np.sort(rng.uniform(0.5, 30, r))[::-1]
+    s = np.sort(rng.uniform(0.5, 30, r))[::-1].copy()  # C-contiguous: the signature the engines compile
     z = rng.standard_normal(r)
     Z = rng.standard_normal((m, r + 1))
     Sm = Z.T @ Z
@@ -43,7 +43,7 @@ def test_dv1_sign_is_continuous_along_a_path():
     """Carrying the workspace, v_1 never flips: D^T v_1 follows a smooth path smoothly."""
     rng = np.random.default_rng(0)
     r, n, m = 6, 40, 100
-    s = np.sort(rng.uniform(1, 5, r))[::-1]
+    s = np.sort(rng.uniform(1, 5, r))[::-1].copy()
     z = rng.standard_normal(r)
     G0 = np.eye(r)
     mats, vecs, piv = workspace(r)

@@ -55,7 +55,7 @@ def test_residual_identity_Mstar(small_problem):
 def test_reduced_kernel_step_matches_numpy_twin():
     rng = np.random.default_rng(3)
     r, n, m, eta = 6, 50, 300, 0.003
-    s = np.sort(rng.uniform(1, 10, r))[::-1]
+    s = np.sort(rng.uniform(1, 10, r))[::-1].copy()  # C-contiguous: the signature the engines compile
     z = rng.standard_normal(r)
     Z = rng.standard_normal((m, r + 1))
     S = Z.T @ Z

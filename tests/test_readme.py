@@ -24,12 +24,13 @@ no ``--steps`` where the command runs GD   ``--steps STEPS`` appended (simulate,
                                           scan, bifurcation, check without a RUN file)
 ``--range A:B:N[:log]``                   ``N -> min(N, 5)``
 ``--grid K=A:B:N[:log]``                  ``N -> min(N, 3)``
+``--subset N``                            ``N -> min(N, 100)``
 ``cifar10:~/data/cifar-10-python.tar.gz`` a synthetic archive of the same format (classes
-                                          3 and 5, 550 images each) in the temp directory
+                                          3 and 5, 55 images each) in the temp directory
 python ``steps=N``                        ``steps=min(N, STEPS)``
 ========================================  ================================================
 
-with ``STEPS = 2000``.
+with ``STEPS = 500``.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ from eosdyn.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 FULL = os.environ.get("EOSDYN_README_FULL") == "1"
-STEPS = 2000
-RANGE_MAX, GRID_MAX = 5, 3
+STEPS = 500
+RANGE_MAX, GRID_MAX, SUBSET_MAX = 5, 3, 100
 #: commands that start with these are not run here, and why
 NOT_RUN = {
     "pip install": "installs the package: the suite runs inside it",
@@ -124,6 +125,8 @@ def rewrite_argv(argv: list[str], tmp: Path) -> list[str]:
             out += [a, str(min(int(next(it)), STEPS))]
         elif a == "--range":
             out += [a, _cap_count(next(it), RANGE_MAX)]
+        elif a == "--subset":
+            out += [a, str(min(int(next(it)), SUBSET_MAX))]
         elif a == "--grid":
             key, _, spec = next(it).partition("=")
             out += [a, f"{key}={_cap_count(spec, GRID_MAX)}"]
@@ -144,16 +147,16 @@ def rewrite_python(src: str) -> str:
 
 
 def fake_cifar(tmp: Path) -> Path:
-    """A ``cifar-10-python.tar.gz`` in the real archive's layout: 5 training batches of 220
-    random 32x32x3 images, labels 3 and 5 only (550 of each in all)."""
+    """A ``cifar-10-python.tar.gz`` in the real archive's layout: 5 training batches of 22
+    random 32x32x3 images, labels 3 and 5 only (55 of each in all)."""
     path = tmp / "cifar-10-python.tar.gz"
     if path.exists():
         return path
     rng = np.random.default_rng(0)
     with tarfile.open(path, "w:gz") as tar:
         for i in range(1, 6):
-            batch = {b"batch_label": b"training batch", b"data": rng.integers(0, 256, (220, 3072), dtype=np.uint8),
-                     b"labels": [3, 5] * 110}
+            batch = {b"batch_label": b"training batch", b"data": rng.integers(0, 256, (22, 3072), dtype=np.uint8),
+                     b"labels": [3, 5] * 11}
             data = pickle.dumps(batch, protocol=2)
             info = tarfile.TarInfo(f"cifar-10-batches-py/data_batch_{i}")
             info.size = len(data)

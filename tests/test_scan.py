@@ -233,22 +233,22 @@ def cells_done(path) -> int:
 
 
 def test_sigkill_mid_scan_then_resume_equals_uninterrupted(tmp_path):
-    args = ["scan", "--grid", "eta=0.005:0.05:24:log", "--steps", "60000", "--lyapunov",
+    args = ["scan", "--grid", "eta=0.005:0.05:12:log", "--steps", "20000", "--lyapunov",
             "--block-cells", "1", "--backend", "serial", "--quiet", "--record-every", "1000"]
     out = tmp_path / "k.zarr"
     cmd = [sys.executable, "-c", "from eosdyn.cli import main; main()", *args, "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         if cells_done(out) >= 3:
             break
-        time.sleep(0.005)
+        time.sleep(0.01)
     assert proc.poll() is None, "the scan finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     ds = load(out)
     done = int((ds["status"] >= 0).sum())
-    assert 3 <= done < 24
+    assert 3 <= done < 12
     res = run_cli(*args, "--out", out)
     assert res.exit_code == 0, res.output
     assert f"({done} already done)" in res.output
