@@ -14,3 +14,21 @@ def small_problem():
     M = 2.0 / (m * n) * ((A @ A) * X.T @ X + X.T @ W.T @ W @ X)
     eta = 0.5 / np.linalg.eigvalsh(M)[-1]
     return dict(X=X, Y=Y, A=A, W=W, eta=float(eta), m=m)
+
+
+@pytest.fixture(scope="session")
+def default_events():
+    """The default scenario's first 2/eta crossing and Theorem 1's t0, from the numpy twin of the
+    map (tests/twins.py) started at the scenario's initial state: the expected values of every
+    test that checks them (never copied from eosdyn's output)."""
+    from twins import first_events
+
+    from eosdyn.api import build_problem
+    from eosdyn.model.params import make_params
+
+    p = make_params()
+    pb = build_problem(p.replace(steps=1))
+    d, st = pb.data, pb.init
+    y2 = float(d.z @ d.z + d.y_perp2)
+    return first_events(float(st.a), tuple(st.u), tuple(map(tuple, st.G)), tuple(d.s), tuple(d.z), y2,
+                        float(d.n), float(p.m), float(p.eta), 40_000)

@@ -5,9 +5,11 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from twins import batch_cell, minimum_exponent
 
 import eosdyn
 from eosdyn.analysis.bifurcation import NOT_SETTLED, bifurcation, detect_period, regimes
+from eosdyn.analysis.scan import cell_state
 from eosdyn.cli import main
 from eosdyn.errors import ParameterError
 from eosdyn.model.params import make_params
@@ -35,21 +37,32 @@ def test_detect_period_aperiodic_drifting_and_diverged():
     assert detect_period(np.array([1.0, np.nan, 1.0, 1.0]), 64, 1e-6) == -1
 
 
-def test_logistic_like_structure_of_the_gd_map_small_case():
-    # a fast small problem: progressive sharpening, locking at 2/eta, then divergence
-    base = make_params(n=20, rank=3, lambda_max=400.0, lambda_min=20.0, init_scale=0.3, m=64, steps=6000)
-    ds = bifurcation(base, "eta", "0.05:0.5:10:log", keep=64, backend="serial")
-    es = ds["orbit"].values
-    status, period = ds["status"].values, ds["period"].values
-    assert ds["orbit"].dims == ("eta", "k") and ds.sizes["k"] == 64
-    assert np.array_equal(ds["orbit_eta_sharpness"].values, es, equal_nan=True)
-    low = ds["initial_eta_sharpness"].values < 1.0
-    assert (status[low] != 2).all()
-    assert np.isnan(ds["lyapunov"].values[status == 2]).all()
-    assert np.isfinite(ds["lyapunov"].values[status != 2]).all()
-    assert (period[status == 2] == -1).all()
+def test_orbit_diagram_of_a_small_case_against_the_numpy_map():
+    """Six learning rates from sharpening-then-converging (eta Lambda_0 < 2) to catapults
+    (eta Lambda_0 > 2: the first crossing at step 0, then back below 2/eta): every value's orbit,
+    first crossing and final sharpness are the numpy map's, and each converged value's exponent is
+    log max|1 - eta mu| at the minimum the numpy map reaches."""
+    steps, keep = 3000, 64
+    base = make_params(n=20, rank=3, lambda_max=400.0, lambda_min=20.0, init_scale=0.3, m=64, steps=steps)
+    ds = bifurcation(base, "eta", "0.05:0.5:6:log", keep=keep, backend="serial")
+    assert ds["orbit"].dims == ("eta", "k") and ds.sizes["k"] == keep
+    assert np.array_equal(ds["orbit_eta_sharpness"].values, ds["orbit"].values, equal_nan=True)
+    d, st = cell_state(base, {})
+    for i, eta in enumerate(ds["eta"].values):
+        ref = batch_cell(st.a, st.u, st.G, d.s, d.z, d.y_perp2, d.n, base.m, eta, steps, steps + 1 - keep)
+        np.testing.assert_allclose(ds["orbit"].values[i], ref["es"][-keep:], rtol=1e-9)
+        assert ds["first_cross_step"].values[i] == ref["first"]
+        assert ds["final_eta_sharpness"].values[i] == pytest.approx(ref["final"], rel=1e-9)
+        assert ds["period"].values[i] == 1 and ds["status"].values[i] == 0     # converged: a fixed point
+        a, _, G = ref["state"]
+        assert ds["lyapunov"].values[i] == pytest.approx(minimum_exponent(a, G, d.s, d.n, base.m, eta), abs=1e-6)
+    lam0 = ds["initial_eta_sharpness"].values
+    assert (lam0[:4] < 2).all() and (lam0[-2:] > 2).all()                      # the grid spans both regimes
+    assert (ds["first_cross_step"].values[-2:] == 0).all() and (ds["final_eta_sharpness"].values < 2).all()
     table = regimes(ds)
-    assert sum(r["count"] for r in table) == 10
+    assert table == [{"regime": "period 1", "start": 0.05, "stop": pytest.approx(0.5), "count": 6,
+                      "lyapunov_min": pytest.approx(float(ds["lyapunov"].min())),
+                      "lyapunov_max": pytest.approx(float(ds["lyapunov"].max()))}]
 
 
 def test_fresh_and_continuation_agree_at_the_first_value_and_chain_states():

@@ -8,15 +8,13 @@ import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
-from test_hessian import dense_hessian
+from twins import dense_hessian, diagnostics, gd_params, matrices, reduced_map
 
 import eosdyn
 from eosdyn.analysis import check as C
 from eosdyn.analysis import replay
 from eosdyn.analysis.check import statements as CS
 from eosdyn.cli import main
-
-from reference import diagnostics, gd_params, matrices, reduced_map
 
 NO_FLOW = C.CheckOptions(flow=False)
 ONE_POINT = dict(X=np.ones((1, 1)), Y=np.ones(1), m=10**6, init_scale=1.0, init_sampler="wishart",
@@ -107,12 +105,15 @@ def hand_run(sharpness, a_norm2=None, eta=0.1, loss=None, status="max_steps", **
     return ds
 
 
-def ctx(ds, **P):
+def ctx(ds, opts=NO_FLOW, **P):
     T = ds.sizes["step"]
     series = {"step": np.arange(T)}
     series.update({k: np.asarray(v, float) for k, v in P.items()})
-    return C.Context(ds, series, NO_FLOW, float(ds.attrs["eta"]), 8.0, 100.0, 8.0, 2,
+    return C.Context(ds, series, opts, float(ds.attrs["eta"]), 8.0, 100.0, 8.0, 2,
                      ds.step.values)
+
+
+RHO_0 = C.CheckOptions(flow=False, rho=0.0)
 
 
 def test_assumption_3_1_verdicts():
@@ -142,13 +143,16 @@ def test_theorem_1_verdicts():
 
 def test_theorem_2_1_verdicts():
     back = [19, 21, 22, 21, 19, 18]      # eta = 0.1: 2/eta = 20
-    assert CS.theorem_2_1(ctx(hand_run(back))).holds is True
+    assert CS.theorem_2_1(ctx(hand_run(back), RHO_0)).holds is True
     stuck = [19, 21, 22, 25, 40, np.inf]
-    row = CS.theorem_2_1(ctx(hand_run(stuck, status="diverged")))
+    row = CS.theorem_2_1(ctx(hand_run(stuck, status="diverged"), RHO_0))
     assert row.holds is False and list(row.failing) == [1]
-    row = CS.theorem_2_1(ctx(hand_run([19, 21, 22, 23], status="max_steps")))
+    row = CS.theorem_2_1(ctx(hand_run([19, 21, 22, 23], status="max_steps"), RHO_0))
     assert row.holds is True and "still open" in row.measured
-    assert CS.theorem_2_1(ctx(hand_run([1, 2, 3]))).holds is None
+    assert CS.theorem_2_1(ctx(hand_run([1, 2, 3]), RHO_0)).holds is None
+    # a margin rho moves the threshold: nothing exceeds (2/eta)(1 + 0.5) = 30 before the blow-up
+    row = CS.theorem_2_1(ctx(hand_run(stuck, status="diverged"), C.CheckOptions(flow=False, rho=0.5)))
+    assert row.holds is False and list(row.failing) == [4]
 
 
 def test_assumption_3_5_lemma_3_5_and_appendix_f_verdicts():
@@ -188,7 +192,7 @@ def test_exact_statements_hold_for_first_order_gd_and_fail_for_exact_gd_in_a_cat
     rf, re = C.run_checks(first, NO_FLOW), C.run_checks(exact, NO_FLOW)
     for key in ("proposition_3_1", "proposition_3_2", "lemma_3_3"):
         assert rf.row(key).holds is True, key
-        assert rf.row(key).values["premise_steps" if key != "proposition_3_1" else "premise_steps"] > 0
+        assert rf.row(key).values["premise_steps"] > 0, key     # and not vacuously
     assert re.row("proposition_3_1").holds is True          # exact for every dynamics
     assert re.row("proposition_3_2").holds is False         # the eta^2 terms of exact GD
     assert re.row("lemma_3_3").holds is False               # M* != M
@@ -208,14 +212,14 @@ def test_large_step_run_breaks_the_descent_premise_where_the_loss_rises():
     assert np.all(es[row.failing] < 2.0)
 
 
-def test_default_scenario_progressive_sharpening_statements():
+def test_default_scenario_progressive_sharpening_statements(default_events):
     ds = eosdyn.simulate(steps=33_000)
     rep = C.run_checks(ds)
     for key in ("assumption_3_3", "assumption_3_5_iii", "assumption_3_7", "assumption_4_1",
                 "assumption_4_2", "proposition_3_1", "proposition_3_2", "lemma_3_3", "theorem_1"):
         assert rep.row(key).holds is True, (key, rep.row(key).measured)
-    assert rep.row("theorem_1").values["t0"] == 12351
-    assert rep.row("assumption_3_3").values["until_step"] == 31329
+    assert rep.row("theorem_1").values["t0"] == default_events["t0"]
+    assert rep.row("assumption_3_3").values["until_step"] == default_events["first_cross"]
     assert rep.run["replay_fidelity"] == 0.0
     json.dumps(rep.to_dict())
 

@@ -29,7 +29,7 @@ def test_simulate_default_summary_and_files(tmp_path):
     assert fig.stat().st_size > 10_000
 
 
-def test_json_summary_matches_dataset(tmp_path):
+def test_json_summary_matches_dataset(tmp_path, default_events):
     out = tmp_path / "r.zarr"
     res = run("simulate", "--steps", "40000", "--json", "--out", str(out))
     assert res.exit_code == 0, res.output
@@ -39,7 +39,7 @@ def test_json_summary_matches_dataset(tmp_path):
     assert info.keys() == ref.keys()
     for key, value in ref.items():
         assert info[key] == (pytest.approx(value) if isinstance(value, float) else value), key
-    assert info["first_cross_step"] == 31329
+    assert info["first_cross_step"] == default_events["first_cross"]
 
 
 def test_scenario_file_and_override():

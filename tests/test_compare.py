@@ -11,10 +11,10 @@ from eosdyn.analysis.compare import compare, summary
 from eosdyn.cli import main
 
 
-def test_default_scenario_parts_just_after_the_first_crossing():
+def test_default_scenario_parts_just_after_the_first_crossing(default_events):
     cmp = compare(steps=32_400)
     a = cmp.attrs
-    assert a["first_cross_gd"] == 31329
+    assert a["first_cross_gd"] == default_events["first_cross"]
     assert abs(a["first_cross_flow"] - a["first_cross_gd"]) < 10
     # O(eta) apart while eta Lambda < 2 (Assumption 3.3), then parted within ~1000 steps
     assert a["max_rel_distance_before_cross"] < a["tol"]
@@ -40,15 +40,15 @@ def test_compare_rejects_the_flow_as_gd():
         compare(engine="flow", steps=10)
 
 
-def test_cli_compare(tmp_path):
+def test_cli_compare(tmp_path, default_events):
     out, fig = tmp_path / "cmp.nc", tmp_path / "cmp.png"
     res = CliRunner().invoke(main, ["compare", "--steps", "32400", "--quiet", "--out", str(out),
                                     "--plot", str(fig)])
     assert res.exit_code == 0, res.output
-    assert "parting step" in res.output and "31329" in res.output
+    assert "parting step" in res.output and str(default_events["first_cross"]) in res.output
     assert fig.stat().st_size > 10_000
     saved = eosdyn.open_output(out)
-    assert saved.attrs["first_cross_gd"] == 31329
+    assert saved.attrs["first_cross_gd"] == default_events["first_cross"]
     res = CliRunner().invoke(main, ["compare", "--steps", "2000", "--json", "--method", "LSODA"])
     info = json.loads(res.output)
     assert info["flow_method"] == "LSODA" and info["parting_step"] is None

@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
+from twins import flow_velocity as numpy_velocity
 
 import eosdyn
 from eosdyn.api import build_problem
@@ -16,17 +17,6 @@ from eosdyn.model.params import make_params
 from eosdyn.status import Status
 
 SMALL = dict(n=10, rank=3, eigenvalues=(9.0, 4.0, 1.0), m=50, init_scale=0.5, eta=0.01)
-
-
-def numpy_velocity(y, s, z, n, m):
-    """The notes' gradient flow, in plain numpy, on the flat state (time = flow time)."""
-    r = s.size
-    a, u, G = y[0], y[1:1 + r], y[1 + r:].reshape(r, r)
-    g = s * (s * u - z)
-    da = -4.0 / n * (u @ g)
-    du = -2.0 / n * G @ g - 2.0 * a / (n * m) * g
-    dG = -2.0 / (n * m) * (np.outer(u, g) + np.outer(g, u))
-    return np.concatenate([[da], du, dG.ravel()])
 
 
 def engine_for(**kw):

@@ -5,41 +5,13 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from twins import dense_hessian, gd_params, loss_grad, matrices
 
 import eosdyn
 from eosdyn.analysis.hessian import hvp, sharpness_lanczos, sharpness_reduced
 from eosdyn.cli import main
 from eosdyn.model.data import from_arrays
 from eosdyn.model.init import gaussian_parameters, statistics_from_parameters
-
-from reference import gd_params, matrices
-
-
-def loss_grad(A, W, X, Y):
-    n, m = X.shape[1], A.shape[0]
-    D = X.T @ W.T @ A / np.sqrt(m) - Y
-    return np.concatenate([2 / (n * np.sqrt(m)) * W @ (X @ D),
-                           (2 / (n * np.sqrt(m)) * np.outer(A, X @ D)).ravel()])
-
-
-def dense_hessian(A, W, X, Y):
-    """The Hessian of L = ||X^T W^T A / sqrt(m) - Y||^2 / n as an explicit matrix:
-    (2/n) J^T J plus the residual term, entry by entry from the second derivatives of F."""
-    m, d = W.shape
-    n = X.shape[1]
-    sq = np.sqrt(m)
-    D = X.T @ W.T @ A / sq - Y
-    J = np.zeros((n, m * (d + 1)))
-    J[:, :m] = (W @ X).T / sq                       # dF_j / dA_q = (W x_j)_q / sqrt(m)
-    for j in range(n):
-        J[j, m:] = np.outer(A, X[:, j]).ravel() / sq  # dF_j / dW_qk = A_q x_jk / sqrt(m)
-    H = 2.0 / n * J.T @ J
-    for j in range(n):                                # d^2 F_j / dA_q dW_qk = x_jk / sqrt(m)
-        for q in range(m):
-            for k in range(d):
-                H[q, m + q * d + k] += 2.0 / n * D[j] * X[k, j] / sq
-                H[m + q * d + k, q] += 2.0 / n * D[j] * X[k, j] / sq
-    return H
 
 
 def problem(seed, d, n, m, r=None, scale=1.0):

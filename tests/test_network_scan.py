@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import eosdyn
-from eosdyn.analysis.scan import make_spec, open_scan, scan
+from eosdyn.analysis.scan import make_spec, open_scan, run_scan
 from eosdyn.analysis.summary import eos_crossings
 
 pytest.importorskip("jax")  # in the test extra; skipped only where JAX is not installed
@@ -16,7 +16,7 @@ def test_scan_cells_equal_single_runs_and_resume(tmp_path):
     params = eosdyn.model.params.make_params(**BASE)
     spec = make_spec(params, ["eta=1,9", "seed=0,1"], record_every=5, block_cells=2)
     out = tmp_path / "s.zarr"
-    info = scan(spec, out)
+    info = run_scan(spec, out)
     assert info["blocks"] == 2 and info["cells_run"] == 4      # blocks of 2 seeds: one vmapped batch each
     ds = open_scan(out).load()
     for eta in ds["eta"].values:
@@ -40,7 +40,7 @@ def test_scan_cells_equal_single_runs_and_resume(tmp_path):
                 assert float(c["final_loss"]) == pytest.approx(float(run["loss"].values[-1]), rel=1e-10)
     assert np.all(ds["phase"].values >= 0) and set(np.unique(ds["status"].values)) <= {0, 1, 2}
     # resume: a rerun finds every block written and runs nothing
-    assert scan(spec, out)["blocks_run"] == 0
+    assert run_scan(spec, out)["blocks_run"] == 0
 
 
 def test_bifurcation_over_eta_runs_on_the_network_engine():

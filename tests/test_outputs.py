@@ -256,3 +256,19 @@ def test_a_corrupt_status_chunk_is_recomputed(tmp_path):
     again = S.run_scan(spec, out, backend="serial")
     assert again["blocks_run"] == 1
     xr.testing.assert_identical(S.open_scan(out).load(), S.open_scan(tmp_path / "ref.zarr").load())
+
+
+def test_save_init_writes_the_initial_weights_once_and_never_over_a_file(tmp_path):
+    from eosdyn.errors import TargetExistsError
+    from eosdyn.model.init import load_parameters
+
+    path = tmp_path / "w.npz"
+    eosdyn.simulate(m=16, steps=3, save_init=str(path), init_sampler="parameters")
+    A, W = load_parameters(path)
+    ds = eosdyn.simulate(m=16, steps=3, init=str(path))
+    ref = eosdyn.simulate(m=16, steps=3, init_sampler="parameters")
+    np.testing.assert_array_equal(ds["loss"].values, ref["loss"].values)   # the same start, read back
+    assert A.shape == (16,) and W.shape[0] == 16
+    with pytest.raises(TargetExistsError, match="save_init"):
+        eosdyn.simulate(m=16, steps=3, save_init=str(path), init_sampler="parameters")
+    assert not list(tmp_path.glob(".w.npz.*"))   # no temporaries left behind

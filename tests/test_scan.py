@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
+from twins import batch_cell
 
 import eosdyn
 from eosdyn.analysis import scan as S
@@ -19,8 +20,6 @@ from eosdyn.cli import main
 from eosdyn.errors import EosdynError, ParameterError
 from eosdyn.kernels import batch_numba as B
 from eosdyn.model.params import make_params
-
-from reference import reduced_map
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,26 +73,6 @@ def test_blocks_tile_the_grid_independently_of_workers():
 # --- the batch kernel ---------------------------------------------------------------------------
 
 
-def numpy_cell(a, u, G, s, z, y_perp2, n, m, eta, steps, tail_start):
-    """Summaries of one run from the plain-numpy map with eigvalsh (the twin of run_cell)."""
-    traj = reduced_map(a, u, G, s, z, n, m, eta, steps)
-    es = np.array([eta * np.linalg.eigvalsh((2 / n) * s[:, None] * ((x[0] / m) * np.eye(s.size) + x[2]) * s)[-1]
-                   for x in traj])
-    loss = np.array([(np.sum((s * x[1] - z) ** 2) + y_perp2) / n for x in traj])
-    above = es > 2
-    ups = np.flatnonzero(above[1:] & ~above[:-1]) + 1
-    ups = np.concatenate([[0], ups]) if above[0] else ups
-    # runs above 2/eta: excursions last >= 2 steps; flips are single steps closed by a step below
-    lengths = [len(run) for run in "".join("1" if x else "0" for x in above).split("0") if run]
-    closed = not above[-1]
-    excursions = sum(n >= 2 for n in lengths)
-    flips = sum(n == 1 for n in lengths) - (1 if above.size and lengths and lengths[-1] == 1 and not closed else 0)
-    return dict(first=int(ups[0]) if ups.size else -1, excursions=excursions, flips=flips,
-                init=es[0], final=es[-1],
-                max_loss=loss.max(), final_loss=loss[-1], tail_min=es[tail_start:].min(),
-                tail_max=es[tail_start:].max(), es=es, loss=loss)
-
-
 def test_batch_kernel_matches_numpy_twin():
     spec = S.make_spec(make_params(steps=400, n=20, rank=3, lambda_max=400.0, lambda_min=20.0,
                                    init_scale=0.3, m=64, loss_tol=0.0),
@@ -103,7 +82,7 @@ def test_batch_kernel_matches_numpy_twin():
     cache = {}
     for c, p in enumerate(params):
         p, d, st = S.cell_state(p, cache)
-        ref = numpy_cell(st.a, st.u, st.G, d.s, d.z, d.y_perp2, d.n, p.m, p.eta, p.steps, spec.tail_start)
+        ref = batch_cell(st.a, st.u, st.G, d.s, d.z, d.y_perp2, d.n, p.m, p.eta, p.steps, spec.tail_start)
         f, i = res["fsum"][c], res["isum"][c]
         assert i[B.I_STATUS] == 0 and i[B.I_STATUS_STEP] == p.steps
         assert i[B.I_FIRST_CROSS] == ref["first"]
@@ -143,14 +122,22 @@ def test_statuses_and_phases():
     assert res["isum"][1, B.I_STATUS] == 1  # the catapult converges
 
 
-def test_padded_ranks_and_prange_are_bitwise_identical():
-    spec = S.make_spec(make_params(steps=2000, n=30), ["rank=2,4"], record=("loss",), record_every=100,
-                       lyapunov=True)
+def test_padded_ranks_keep_the_trajectory_bitwise_and_prange_is_bitwise_identical():
+    """A rank-2 cell zero-padded to rank 4 (it shares a block with a rank-4 cell) follows the same
+    trajectory bit for bit (the padded modes add exact zeros to every sum); only eta Lambda, from
+    the warm eigenvalue iteration on the padded K, may differ, by an ulp. prange = serial, bitwise."""
+    spec = S.make_spec(make_params(steps=2000, n=30), ["rank=2,4"], record=("loss", "eta_sharpness"),
+                       record_every=100, lyapunov=True)
     params = [spec.cell_params((i,)) for i in range(2)]
     both = S.run_batch(spec, params)
     alone = S.run_batch(spec, params[:1])
     assert np.array_equal(both["isum"][0], alone["isum"][0])
-    assert np.allclose(both["fsum"][0], alone["fsum"][0], rtol=1e-12, equal_nan=True)
+    exact = [B.F_MAX_LOSS, B.F_FINAL_LOSS, B.F_LYAP]
+    assert np.array_equal(both["fsum"][0, exact], alone["fsum"][0, exact])
+    assert np.array_equal(both["traj"][0, :, B.O_LOSS], alone["traj"][0, :, B.O_LOSS])
+    ulp = [B.F_INIT_ES, B.F_FINAL_ES, B.F_TAIL_MIN, B.F_TAIL_MAX]
+    np.testing.assert_allclose(both["fsum"][0, ulp], alone["fsum"][0, ulp], rtol=4 * np.finfo(float).eps, atol=0)
+    np.testing.assert_allclose(both["traj"][0, :, B.O_ES], alone["traj"][0, :, B.O_ES], rtol=4 * np.finfo(float).eps)
     par = S.run_batch(spec, params, parallel=True)
     for k in ("fsum", "isum", "traj"):
         assert np.array_equal(both[k], par[k], equal_nan=True)
@@ -248,22 +235,22 @@ def cells_done(path) -> int:
 
 
 def test_sigkill_mid_scan_then_resume_equals_uninterrupted(tmp_path):
-    args = ["scan", "--grid", "eta=0.005:0.05:24:log", "--steps", "60000", "--lyapunov",
+    args = ["scan", "--grid", "eta=0.005:0.05:12:log", "--steps", "20000", "--lyapunov",
             "--block-cells", "1", "--backend", "serial", "--quiet", "--record-every", "1000"]
     out = tmp_path / "k.zarr"
     cmd = [sys.executable, "-c", "from eosdyn.cli import main; main()", *args, "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         if cells_done(out) >= 3:
             break
-        time.sleep(0.005)
+        time.sleep(0.01)
     assert proc.poll() is None, "the scan finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     ds = load(out)
     done = int((ds["status"] >= 0).sum())
-    assert 3 <= done < 24
+    assert 3 <= done < 12
     res = run_cli(*args, "--out", out)
     assert res.exit_code == 0, res.output
     assert f"({done} already done)" in res.output

@@ -3,29 +3,13 @@
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from twins import jvp as numpy_jvp
+from twins import reduced_map
 
 from eosdyn.analysis import lyapunov as ly
 from eosdyn.analysis.scan import tangent_start
 from eosdyn.kernels import batch_numba as B
 from eosdyn.kernels import tangent_numba
-
-from reference import reduced_map
-
-
-def numpy_jvp(a, u, G, ta, tu, tG, s, z, n, m, eta, order=1.0):
-    """The JVP written from the product rule on the numpy map, term by term (plain numpy)."""
-    delta, g = s * u - z, s * (s * u - z)
-    dg = s * s * tu
-    fd, dfd = (s * u) @ delta, (s * tu) @ delta + (s * u) @ (s * tu)
-    Gg, dGg = G @ g, tG @ g + G @ dg
-    e2 = order * eta**2
-    ta_new = ta - 4 * eta / n * (tu @ g + u @ dg) + 4 * e2 / n**2 * (dg @ Gg + g @ dGg)
-    ku, dku = 2 * eta * a / (n * m) - 4 * e2 * fd / (n**2 * m), 2 * eta * ta / (n * m) - 4 * e2 * dfd / (n**2 * m)
-    tu_new = tu - 2 * eta / n * dGg - ku * dg - dku * g
-    tG_new = (tG - 2 * eta / (n * m) * (np.outer(tu, g) + np.outer(u, dg) + np.outer(dg, u) + np.outer(g, tu))
-              + 4 * e2 * a / (n**2 * m**2) * (np.outer(dg, g) + np.outer(g, dg))
-              + 4 * e2 * ta / (n**2 * m**2) * np.outer(g, g))
-    return ta_new, tu_new, tG_new
 
 
 def random_point(seed, r):

@@ -13,6 +13,13 @@ Lyapunov exponent of the network *outputs*,
 computed by Benettin's method (the tangent renormalised by its full norm every few steps).
 Near a stable minimum it is ``log max_i |1 - eta mu_i|`` (:func:`minimum_exponent`); on a
 chaotic attractor it is the usual maximal exponent (> 0).
+
+Tangent directions that never change the outputs (the neutral part ``(ta, tG)`` at a minimum,
+the balancedness direction ``(1, 0, -1/m)`` when the rank is 1) would, in floating point, leak
+into the outputs at rounding level and, since they do not contract, take over the estimate at
+long horizons (a converged run would report 0). The kernel therefore propagates the tangent
+modulo these unobservable directions (:func:`eosdyn.kernels.tangent_numba.to_quotient`, where
+the derivation is), which leaves the outputs' exponent exact at every horizon.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ def per_step(ds: xr.Dataset, t_end: int | None = None, hessian: bool = True,
 def states_at(ds: xr.Dataset, steps: np.ndarray) -> np.ndarray:
     """Flat states ``[a, u, G.ravel()]`` at the sorted ``steps`` (rows)."""
     info = run_info(ds)
-    steps = np.ascontiguousarray(steps, dtype=np.int64)
+    steps = np.array(steps, dtype=np.int64)  # a writable copy: one compiled signature whatever the caller passes
     r = info.r
     out = np.full((steps.size, 1 + r + r * r), np.nan)
     if steps.size == 0:

@@ -18,8 +18,9 @@ TABLE_WIDTH = 170  # when not writing to a terminal
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any statement fails.")
 @click.option("--eps2-max", type=float, default=1e-2, show_default=True,
               help="Assumption 3.5(iii): largest eps_2 = 1 - <v1(t), v1(t+1)> counted as small.")
-@click.option("--rho", type=float, default=0.0, show_default=True,
-              help="Theorem 2: margin rho of the threshold (2/eta)(1 + rho).")
+@click.option("--rho", type=float, default=None,
+              help="Theorem 2: margin rho of the threshold (2/eta)(1 + rho)  [default: the smallest "
+                   "rho for which Theorem 2(2) holds on the run]")
 @click.option("--r-tol", type=float, default=0.1, show_default=True,
               help="Lemma 3.5: ||R - R'|| <= r_tol ||R|| counts as close.")
 @click.option("--hessian-rtol", type=float, default=0.05, show_default=True,
@@ -92,6 +93,7 @@ def check(run, as_json, strict, eps2_max, rho, r_tol, hessian_rtol, flow_tol, ep
 
 def print_report(report, show: int) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(file=sys.stdout, highlight=False)
@@ -112,9 +114,16 @@ def print_report(report, show: int) -> None:
         if row.failing.size > show:
             steps += ", …"
         failing = f"{row.failing.size}: {steps}" if row.failing.size else ""
-        table.add_row(row.statement, f"[{colour[row.holds]}]{row.verdict}[/]", row.measured,
+        table.add_row(escape(row.statement), f"[{colour[row.holds]}]{row.verdict}[/]", escape(row.measured),
                       failing, row.source)
     console.print(table)
+    words = Table(title="What each row checks: the paper's wording and eosdyn's reading", show_lines=True)
+    words.add_column("statement", ratio=2)
+    words.add_column("the paper", ratio=5)
+    words.add_column("eosdyn's reading", ratio=5)
+    for row in report.rows:
+        words.add_row(escape(row.statement.split(":")[0]), escape(row.paper), escape(row.reading))
+    console.print(words)
     for note in report.notes:
         console.print(f"[dim]note: {note}[/]")
 

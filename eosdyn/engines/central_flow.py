@@ -67,7 +67,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize
 
 from ..io.schema import annotate
 from ..kernels import layout as L
@@ -307,6 +306,8 @@ class CentralFlowEngine(FlowEngine):
         return min(found, key=lambda e: e[0])
 
     def _root(self, f, lo, hi) -> float:
+        from scipy import optimize  # imported when a central flow runs, not with the engine table
+
         try:
             return optimize.brentq(f, lo, hi, xtol=1e-10 * max(1.0, abs(hi)), rtol=4 * np.finfo(float).eps)
         except ValueError:   # no sign change on the dense output: take the end of the step

@@ -231,6 +231,26 @@ def save(ds, path, overwrite: bool = False, kind: str | None = None) -> Path:
     return p
 
 
+def save_weights(path, weights: dict, name: str = "save_init") -> Path:
+    """Write network weights (``A``, ``W1 .. WK``; the format ``init`` files are read in) to the
+    ``.npz`` file ``path``, atomically; an existing file is never replaced (a one-line
+    :class:`TargetExistsError` naming the parameter ``name``)."""
+    import numpy as np
+
+    p = Path(path)
+    if p.suffix != ".npz":
+        raise ParameterError(name, f"must be a .npz path, got {str(p)!r}")
+    if not p.parent.resolve().is_dir():
+        raise ParameterError(name, f"must be in an existing folder; {str(p.parent)!r} does not exist")
+    if p.exists() or p.is_symlink():
+        raise TargetExistsError(name, f"{str(p)!r} exists: weights files are never replaced; choose another path")
+    with staging(p) as tmp:
+        target = tmp / p.name
+        np.savez(target, **{k: np.asarray(v) for k, v in weights.items()})
+        os.replace(target, p)
+    return p
+
+
 # ------------------------------------------------------------------------------- reading
 
 #: how to open each kind from Python (for messages)

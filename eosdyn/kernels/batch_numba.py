@@ -36,7 +36,7 @@ from ._numba import jit
 from .diagnostics_numba import state_is_finite
 from .edge_numba import above, edge_run, gram
 from .reduced_numba import residual_terms, step
-from .tangent_numba import jvp, scale_tangent, tangent_norms
+from .tangent_numba import MINIMUM_RTOL, jvp, scale_tangent, tangent_norms, to_quotient
 
 # observables recorded in trajectories and orbits
 O_LOSS, O_ES, O_A, O_DV1 = 0, 1, 2, 3
@@ -133,7 +133,11 @@ def run_cell(c, data, ctl, out):
     ``log max_i |1 - eta mu_i|`` there (``mu_i`` the eigenvalues of ``K``). If ``q`` falls
     below ``NEUTRAL_FLOOR`` times the full norm, the tangent is replaced by its output part
     (``ta = tG = 0``; counted in ``isum[I_RESETS]``): only directions that leave the outputs
-    unchanged to first order are dropped, and underflow is avoided.
+    unchanged to first order are dropped, and underflow is avoided. Before every step the tangent
+    is replaced by its representative modulo the unobservable subspace
+    (:func:`eosdyn.kernels.tangent_numba.to_quotient`: the neutral part at a minimum to working
+    precision, the balancedness direction when the rank is 1), which keeps rounding-level leaks
+    of neutral directions out of the outputs at any horizon.
     """
     s, z, y_perp2, n, m, eta = data.s[c], data.z[c], data.y_perp2[c], data.n[c], data.m[c], data.eta[c]
     a0, u0, G0, tangent0 = data.a0[c], data.u0[c], data.G0[c], data.tangent0[c]
@@ -162,6 +166,14 @@ def run_cell(c, data, ctl, out):
     tu = tangent0[1:1 + r].copy()
     tG = tangent0[1 + r:].copy().reshape((r, r))
     use_tangent = lyap_start <= steps
+    # unobservable tangent directions (tangent_numba.to_quotient): minima, rank one
+    z2 = 0.0
+    rank = 0
+    for i in range(r):
+        z2 += z[i] * z[i]
+        if s[i] > 0.0:
+            rank += 1
+    min_ex = MINIMUM_RTOL * MINIMUM_RTOL * z2
     sigma = 2.0 / eta
     nrec = traj.shape[0]
     korb = orbit.shape[0]
@@ -237,6 +249,7 @@ def run_cell(c, data, ctl, out):
         if code >= 0:
             break
         if use_tangent:
+            to_quotient(ta, tu, tG, ex <= min_ex, rank == 1, m)
             jvp(state, u, G, ta, tu, tG, s, z, n, m, eta, order, g, Gg, dg, dGg)
         step(state, u, G, s, z, n, m, eta, order, g, Gg)
         t += 1

@@ -102,16 +102,14 @@ def load_parameters(path, d: int | None = None):
 
 def save_parameters(path, A, W) -> None:
     """Write the initial ``A`` (m,), ``W`` (m, d) as ``.npz`` with arrays ``A`` and ``W1`` (the
-    network engine's format; :func:`load_parameters` reads it back)."""
-    from .errors import ParameterError
+    network engine's format; :func:`load_parameters` reads it back), never over an existing file."""
+    from ..errors import ParameterError
+    from ..io.files import save_weights
 
     if A is None:
         raise ParameterError("save_init", "needs materialised parameters A, W (init_sampler = parameters; "
                              "the wishart sampler draws statistics only)")
-    p = Path(path)
-    if p.suffix != ".npz" or not p.parent.exists():
-        raise ParameterError("save_init", f"must be a .npz path in an existing folder, got {str(p)!r}")
-    np.savez(p, A=np.asarray(A, float), W1=np.asarray(W, float))
+    save_weights(path, {"A": np.asarray(A, float), "W1": np.asarray(W, float)})
 
 
 def check_parameters(A: np.ndarray, W: np.ndarray, d: int | None) -> None:

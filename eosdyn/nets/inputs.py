@@ -92,10 +92,8 @@ def width_of(weights: dict) -> int | None:
 
 
 def save_weights(path, weights: dict) -> None:
-    """Write ``weights`` (``A``, ``W1 .. WK``) as an ``.npz`` file."""
-    p = Path(path)
-    if p.suffix != ".npz":
-        raise ParameterError("save_init", f"must be a .npz path, got {str(p)!r}")
-    if not p.parent.exists():
-        raise ParameterError("save_init", f"folder {str(p.parent)!r} does not exist")
-    np.savez(p, **{k: np.asarray(v) for k, v in weights.items()})
+    """Write ``weights`` (``A``, ``W1 .. WK``) as an ``.npz`` file (:func:`eosdyn.io.files.save_weights`:
+    atomic, never over an existing file)."""
+    from ..io.files import save_weights as write
+
+    write(path, weights)

@@ -13,7 +13,9 @@ Conventions (the paper's, Sections 3-4): ``Lambda = lambda_max(M)``, ``D = F - Y
 ``Delta x(t) = x(t+1) - x(t)``; ``||Y||^2 = ||z||^2 + ||Y_perp||^2``. Exact statements are
 checked with a rounding allowance of a few ulps of the quantities compared; statements with
 unspecified constants are checked against the documented, adjustable thresholds of
-:class:`CheckOptions`.
+:class:`CheckOptions`, or, where the paper asserts that a constant exists (Theorem 2's ``rho``),
+with the smallest constant for which the statement holds on the run. Every row carries the
+paper's wording and eosdyn's operational reading of it (:data:`WORDING`).
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ import xarray as xr
 from ...model.params import FLOW_ENGINES
 from .core import CheckOptions, Context, Report, Row, _fmt, _replay_fidelity, context, gd_flow_distance
 from .statements import CHECKS, GD_STEP
+from .wording import WORDING, attach
 
-__all__ = ["CHECKS", "GD_STEP", "CheckOptions", "Context", "Report", "Row", "context", "gd_flow_distance", "run_checks"]
+__all__ = ["CHECKS", "GD_STEP", "WORDING", "CheckOptions", "Context", "Report", "Row", "context",
+           "gd_flow_distance", "run_checks"]
 
 
 def run_checks(ds: xr.Dataset, options: CheckOptions | None = None, progress=None) -> Report:
@@ -50,6 +54,7 @@ def run_checks(ds: xr.Dataset, options: CheckOptions | None = None, progress=Non
     if ds.attrs["engine"] in FLOW_ENGINES:
         rows = [Row(r.key, r.statement, None, "n/a: a statement about GD steps; the run is a flow",
                     source=r.source) if r.key in GD_STEP else r for r in rows]
+    attach(rows, opts)
     a = ds.attrs
     T = int(c.P["step"][-1])
     fid = _replay_fidelity(c)

@@ -21,8 +21,10 @@ class CheckOptions:
     ----------
     eps2_max : float
         Assumption 3.5(iii) holds if ``eps_2(t) = 1 - |<v_1(t), v_1(t+1)>| <= eps2_max``.
-    rho : float
-        Theorem 2's margin: excursions above ``(2/eta)(1 + rho)``.
+    rho : float, optional
+        Theorem 2's margin: excursions above ``(2/eta)(1 + rho)``. The theorem asserts that some
+        ``rho = O(1)`` exists; by default (None) eosdyn uses the smallest ``rho >= 0`` for which
+        Theorem 2(2) holds on the run, and reports it.
     r_tol : float
         Lemma 3.5 / Theorem 2(3): ``R(t) ~ R'(t)`` if ``||R - R'|| <= r_tol ||R||`` at every step.
     hessian_rtol : float
@@ -41,7 +43,7 @@ class CheckOptions:
     """
 
     eps2_max: float = 1e-2
-    rho: float = 0.0
+    rho: float | None = None
     r_tol: float = 0.1
     hessian_rtol: float = 0.05
     flow_tol: float = 0.01
@@ -55,7 +57,7 @@ class CheckOptions:
             v = getattr(self, key)
             if not (isinstance(v, int | float) and np.isfinite(v) and v > 0):
                 raise ParameterError(key, f"must be a finite number > 0, got {v!r}")
-        if not (np.isfinite(self.rho) and self.rho >= 0):
+        if self.rho is not None and not (np.isfinite(self.rho) and self.rho >= 0):
             raise ParameterError("rho", f"must be a finite number >= 0, got {self.rho!r}")
         if int(self.max_replay) < 1:
             raise ParameterError("max_replay", f"must be an integer >= 1, got {self.max_replay!r}")
@@ -66,7 +68,8 @@ class Row:
     """One statement's verdict on a trajectory.
 
     ``holds`` is ``True``/``False``, or ``None`` when the statement does not apply (its premise
-    never occurs on this run, or the data it needs are missing).
+    never occurs on this run, or the data it needs are missing). ``paper`` is the paper's wording
+    and ``reading`` eosdyn's operational reading of it (:mod:`.wording`).
     """
 
     key: str
@@ -76,6 +79,8 @@ class Row:
     failing: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     source: str = "run"
     values: dict = field(default_factory=dict)
+    paper: str = ""
+    reading: str = ""
 
     @property
     def verdict(self) -> str:
@@ -84,7 +89,8 @@ class Row:
     def to_dict(self, show: int | None = None) -> dict:
         steps = self.failing if show is None else self.failing[:show]
         return {
-            "key": self.key, "statement": self.statement, "holds": self.holds,
+            "key": self.key, "statement": self.statement, "paper": self.paper, "reading": self.reading,
+            "holds": self.holds,
             "verdict": self.verdict, "measured": self.measured, "source": self.source,
             "n_failing": int(self.failing.size), "failing_steps": [int(s) for s in steps],
             "values": {k: _plain(v) for k, v in self.values.items()},

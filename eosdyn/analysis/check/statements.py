@@ -117,34 +117,72 @@ def assumption_4_2(c: Context) -> Row:
     )
 
 
+def _lemma_3_2_stretch(eps2, dv, D, tau):
+    """Lemma 3.2 on one phase-II stretch (arrays over its step pairs ``t, t+1``).
+
+    ``eps2`` is the stretch's constant (Assumption 3.5(iii) holds on the stretch with it); ``t0``
+    the first step where Assumption 3.6 holds, ``c(t0) = |D^T v_1| / (eps2 ||D||) > 1``; from
+    there, steps with ``tau > 1/(1 - eps2 - 1/c) - 1`` must grow by ``(1 + tau)(1 - eps2 - 1/c)``.
+    Returns ``(t0 index or -1, c, mask of checked steps, predicted factors)``.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cs = dv / (eps2 * D)                      # inf where eps2 = 0: no rotation at all
+    ok = np.flatnonzero(cs > 1.0)
+    if ok.size == 0:
+        return -1, np.nan, np.zeros(dv.size, bool), np.full(dv.size, np.nan)
+    i0 = int(ok[0])
+    cc = float(cs[i0])
+    k = 1.0 - eps2 - 1.0 / cc
+    tau_min = 1.0 / k - 1.0 if k > 0 else np.inf
+    checked = (np.arange(dv.size) >= i0) & (tau > tau_min)
+    return i0, cc, checked, (1.0 + tau) * k
+
+
 def lemma_3_2(c: Context) -> Row:
-    """In phase II, |D^T v_1| grows by at least (1 + tau)(1 - eps_2 - 1/c) per step."""
+    """In phase II, |D^T v_1| grows by at least (1 + tau)(1 - eps_2 - 1/c) per step, with the
+    constants eps_2 and c of the phase: read per phase-II stretch (robust to rounding)."""
     t = c.pairs()
     dv = np.abs(c.P["Dv1"])
     D = np.sqrt(c.P["D2"])
-    eps2 = c.P["eps2"][t]
     with np.errstate(divide="ignore", invalid="ignore"):
         growth = dv[t + 1] / dv[t]
-        tau = c.eta * c.P["sharpness"][t] - 2.0
-        cc = dv[t] / (eps2 * D[t])
-        pred = (1.0 + tau) * (1.0 - eps2 - 1.0 / cc)
+    tau = c.eta * c.P["sharpness"][t] - 2.0
     phase2 = _phase_per_step(c)[t] == 2
-    premise = phase2 & (cc > 1) & (pred > 1)
-    bad = premise & ~(growth >= pred * (1 - 4 * EPS))
-    k, npre = int(bad.sum()), int(premise.sum())
+    stretches = _runs(phase2)
+    checked = np.zeros(t.size, bool)
+    pred = np.full(t.size, np.nan)
+    met, eps_s, c_s = 0, [], []
+    for a, b in stretches:
+        e2 = c.P["eps2"][t[a:b]]
+        eps2 = max(float(np.nanmax(e2)), 0.0) if np.isfinite(e2).any() else np.nan
+        i0, cc, chk, pr = _lemma_3_2_stretch(eps2, dv[t[a:b]], D[t[a:b]], tau[a:b])
+        if i0 >= 0:
+            met += 1
+            eps_s.append(eps2)
+            c_s.append(cc)
+            checked[a:b] = chk
+            pred[a:b] = pr
+    bad = checked & ~(growth >= pred * (1 - 4 * EPS))
+    k, npre = int(bad.sum()), int(checked.sum())
     stmt = "Lemma 3.2: in phase II, |Dᵀv₁| grows by ≥ (1+τ)(1−ε₂−1/c) per step"
     if npre == 0:
-        return Row("lemma_3_2", stmt, None, f"n/a: premise never met ({int(phase2.sum())} phase-II steps)",
-                   source="replay")
-    ratio = growth[premise] / pred[premise]
+        why = ("no phase-II step" if not stretches else
+               f"premise never met ({len(stretches)} phase-II stretches, Assumption 3.6 at the start "
+               f"of {met}, {int(phase2.sum())} steps)")
+        return Row("lemma_3_2", stmt, None, f"n/a: {why}", source="replay",
+                   values={"stretches": len(stretches), "stretches_premise": met, "premise_steps": 0})
+    ratio = growth[checked] / pred[checked]
     return Row(
         "lemma_3_2", stmt, k == 0,
-        f"held on {_pct(npre - k, npre)} of {npre} premise steps; median factor "
-        f"{_fmt(np.median(growth[premise]))} vs predicted {_fmt(np.median(pred[premise]))}; "
+        f"held on {_pct(npre - k, npre)} of {npre} steps in {met} of {len(stretches)} phase-II "
+        f"stretches (per stretch: median ε₂ {_fmt(np.median(eps_s), 3)}, median c {_fmt(np.median(c_s), 3)}); "
+        f"median factor {_fmt(np.median(growth[checked]))} vs predicted {_fmt(np.median(pred[checked]))}; "
         f"worst ratio {_fmt(np.min(ratio), 3)}",
         t[bad], "replay",
-        {"premise_steps": npre, "violations": k, "median_growth": np.median(growth[premise]),
-         "median_predicted": np.median(pred[premise]), "min_ratio": np.min(ratio)},
+        {"stretches": len(stretches), "stretches_premise": met, "premise_steps": npre, "violations": k,
+         "median_growth": np.median(growth[checked]), "median_predicted": np.median(pred[checked]),
+         "min_ratio": np.min(ratio), "median_stretch_eps2": np.median(eps_s),
+         "median_stretch_c": np.median(c_s)},
     )
 
 
@@ -290,9 +328,42 @@ def theorem_1(c: Context) -> Row:
     )
 
 
+def _theorem_2_pairs(c: Context):
+    """Replayed step pairs: the margin ``min(eta Lambda(t), eta Lambda(t+1)) / 2 - 1`` above which
+    a pair is inside Theorem 2's premise for ``rho``, and the growth ``|D^T v_1|(t+1) / |D^T v_1|(t)``."""
+    t = c.pairs()
+    lam = c.eta * c.P["sharpness"]
+    margin = np.minimum(lam[t], lam[t + 1]) / 2.0 - 1.0
+    dv = np.abs(c.P["Dv1"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = dv[t + 1] / dv[t]
+    ok = np.isfinite(margin) & ~np.isnan(g)
+    return t[ok], margin[ok], g[ok]
+
+
+def smallest_rho(margin: np.ndarray, growth: np.ndarray) -> float:
+    """The smallest ``rho >= 0`` such that every pair with ``margin > rho`` has ``growth > 1``:
+    the largest margin of a pair that does not grow (0 if every pair above 2/eta grows)."""
+    bad = (margin > 0) & ~(growth > 1)
+    return float(np.max(margin[bad])) if bad.any() else 0.0
+
+
+def theorem_2_rho(c: Context) -> float:
+    """Theorem 2's ``rho``: ``--rho`` if given, else the smallest for which 2(2) holds."""
+    if c.opts.rho is not None:
+        return float(c.opts.rho)
+    _, margin, g = _theorem_2_pairs(c)
+    return smallest_rho(margin, g)
+
+
+def _rho_text(c: Context, rho: float) -> str:
+    return f"ρ = {rho:.4g}" + ("" if c.opts.rho is not None else " (Theorem 2(2)'s smallest)")
+
+
 def theorem_2_1(c: Context) -> Row:
     """After exceeding (2/eta)(1 + rho), Lambda comes back below."""
-    thr = 2.0 / c.eta * (1 + c.opts.rho)
+    rho = theorem_2_rho(c)
+    thr = 2.0 / c.eta * (1 + rho)
     above = c.saved("sharpness") > thr
     runs = _runs(above)
     status = c.ds.attrs["status"]
@@ -300,41 +371,50 @@ def theorem_2_1(c: Context) -> Row:
     open_ = [(a, b) for a, b in runs if b >= above.size]
     failed = [a for a, _ in open_] if status == "diverged" else []
     longest = max((int(c.steps[min(b, above.size - 1)] - c.steps[a]) for a, b in runs), default=0)
-    stmt = f"Theorem 2(1): after Λ > (2/η)(1+ρ), ρ = {c.opts.rho:g}, Λ comes back below"
+    stmt = "Theorem 2(1): after Λ > (2/η)(1+ρ), Λ comes back below"
     if not runs:
-        return Row("theorem_2_1", stmt, None, "n/a: Λ never exceeded the threshold", source="run",
-                   values={"excursions": 0})
+        return Row("theorem_2_1", stmt, None, f"n/a: Λ never exceeded the threshold ({_rho_text(c, rho)})",
+                   source="run", values={"excursions": 0, "rho": rho})
     note = f"; {len(open_)} still open when the run ended ({status})" if open_ else ""
     return Row(
         "theorem_2_1", stmt, not failed,
-        f"{len(runs)} excursions, {len(closed)} came back (longest {longest} steps){note}; "
-        f"max ηΛ = {_fmt(c.eta * np.nanmax(c.saved('sharpness')))}",
+        f"{_rho_text(c, rho)}: {len(runs)} excursions, {len(closed)} came back (longest {longest} steps)"
+        f"{note}; max ηΛ = {_fmt(c.eta * np.nanmax(c.saved('sharpness')))}",
         c.steps[np.array(failed, dtype=np.int64)], "run",
-        {"excursions": len(runs), "returned": len(closed), "longest": longest},
+        {"excursions": len(runs), "returned": len(closed), "longest": longest, "rho": rho},
     )
 
 
 def theorem_2_2(c: Context) -> Row:
-    """If Lambda(t), Lambda(t+1) > (2/eta)(1 + rho): |D(t+1)^T v_1| > (1 + c_7) |D(t)^T v_1|."""
-    t = c.pairs()
-    thr = 2.0 / c.eta * (1 + c.opts.rho)
-    lam = c.P["sharpness"]
-    both = (lam[t] > thr) & (lam[t + 1] > thr)
-    dv = np.abs(c.P["Dv1"])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g = dv[t + 1] / dv[t]
-    bad = both & ~(g > 1)
-    nb = int(both.sum())
+    """Some rho = O(1) exists such that Lambda(t), Lambda(t+1) > (2/eta)(1 + rho) implies
+    |D(t+1)^T v_1| > (1 + c_7) |D(t)^T v_1|: the smallest such rho on this run (or --rho)."""
+    t, margin, g = _theorem_2_pairs(c)
     stmt = "Theorem 2(2): Λ(t), Λ(t+1) > (2/η)(1+ρ) ⇒ |Dᵀv₁| grows by a factor 1 + c₇ > 1"
+    rho_min = smallest_rho(margin, g)
+    rho = theorem_2_rho(c)
+    above0 = margin > 0
+    both = margin > rho
+    nb, n0 = int(both.sum()), int(above0.sum())
+    bad = both & ~(g > 1)
+    bad0 = int((above0 & ~(g > 1)).sum())
+    values = {"rho": rho, "rho_min": rho_min, "pairs": nb, "pairs_above_2_over_eta": n0,
+              "violations": int(bad.sum()), "violations_at_rho_0": bad0}
+    if n0 == 0:
+        return Row("theorem_2_2", stmt, None, "n/a: no two consecutive steps above 2/η",
+                   source="replay", values=values)
+    at0 = f"at ρ = 0 it fails on {bad0} of {n0} pairs" if bad0 else f"it holds at ρ = 0 on all {n0} pairs"
     if nb == 0:
-        return Row("theorem_2_2", stmt, None, "n/a: no two consecutive steps above the threshold",
-                   source="replay")
+        return Row("theorem_2_2", stmt, None,
+                   f"n/a: no pair above (2/η)(1+ρ), {_rho_text(c, rho)}; the smallest ρ for which it "
+                   f"holds is {rho_min:.4g} (max ηΛ/2 − 1 = {np.max(margin):.4g}); {at0}",
+                   source="replay", values=values)
+    values.update(c7=float(np.min(g[both]) - 1.0), min_factor=np.min(g[both]), median_factor=np.median(g[both]))
     return Row(
         "theorem_2_2", stmt, not bad.any(),
-        f"grew on {_pct(nb - bad.sum(), nb)} of {nb} step pairs; median factor "
-        f"{_fmt(np.median(g[both]))}, min {_fmt(np.min(g[both]), 3)}",
-        t[bad], "replay", {"pairs": nb, "violations": int(bad.sum()), "min_factor": np.min(g[both]),
-                           "median_factor": np.median(g[both])},
+        f"{_rho_text(c, rho)}: grew on {_pct(nb - bad.sum(), nb)} of {nb} pairs above (2/η)(1+ρ), "
+        f"c₇ = {_fmt(np.min(g[both]) - 1.0, 3)} (median factor {_fmt(np.median(g[both]))}); "
+        f"smallest ρ for which it holds {rho_min:.4g}; {at0}",
+        t[bad], "replay", values,
     )
 
 
