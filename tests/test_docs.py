@@ -40,7 +40,7 @@ def test_schema_tables_name_every_variable():
 
 
 def schema_doc_cell(schema, name):
-    tables = [v for v in vars(schema).values() if isinstance(v, dict) and name in v]
+    tables = [v for v in vars(schema).values() if isinstance(v, dict) and isinstance(v.get(name), schema.Var)]
     doc = tables[0][name].doc
     return doc.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 

@@ -75,8 +75,10 @@ def test_live_run_is_simulate():
     assert job.progress == 1.0
     for name in ref.data_vars:
         np.testing.assert_array_equal(ds[name].values, ref[name].values, err_msg=name)
-    assert {k: v for k, v in ds.attrs.items() if k not in TIMING} == \
-        {k: v for k, v in ref.attrs.items() if k not in TIMING}
+    keys = set(ds.attrs) - set(TIMING)
+    assert keys == set(ref.attrs) - set(TIMING)
+    for k in keys:
+        assert np.array_equal(np.asarray(ds.attrs[k]), np.asarray(ref.attrs[k])), k
 
 
 def test_cancelled_job_stops():
@@ -337,13 +339,17 @@ def test_document_callbacks(tmp_path):
     assert ex.points.data["x"].tolist() == x.tolist() and 'data-level="ok"' in ex.diagram_status.text
 
     ex._on_tap(Tap(ex.orbit, x=0.0234567, y=1.0))
-    ref = eosdyn.summarize(eosdyn.simulate(base, eta=0.02346))
+    run = eosdyn.simulate(base, eta=0.02346)
+    ref = eosdyn.summarize(run)
     cells = _cells(ex.summary)
     assert ex.controls["eta"].value == "0.02346" and ex.marker.location == 0.02346
     for key in ("eta", "first_cross_step", "max_eta_sharpness", "n_eos_excursions", "n_period2_flips", "final_loss",
                 "status"):
         assert cells[key] == M.exact(ref[key]), key
-    assert np.nanmax(ex.lines["eta_sharpness"].data["y"]) == ref["max_eta_sharpness"]
+    # decimation keeps the spikes: the line's max is the recorded rows' max, which is the kernel's
+    # every-step max up to rounding (the tracker's values-only eigen solve vs the recorded diagnostics)
+    assert np.nanmax(ex.lines["eta_sharpness"].data["y"]) == float(run["eta_sharpness"].max())
+    assert float(run["eta_sharpness"].max()) == pytest.approx(ref["max_eta_sharpness"], rel=1e-14)
 
     ex.portrait_var.value = "Dv1"
     pt = M.portrait(ex.view["ds"], "Dv1", ref["first_cross_step"] or 0)

@@ -169,7 +169,10 @@ def test_save_init_and_init_round_trip(tmp_path):
     a = eosdyn.simulate(save_init=str(f), **kw)
     saved = dict(np.load(f))
     assert sorted(saved) == ["A", "W1", "W2"] and saved["W1"].shape == (8, 64)
-    b = eosdyn.simulate(init=str(f), **{**kw, "seed": 99, "m": 3})   # weights (and m) from the file
+    with pytest.raises(ParameterError, match="m must equal the width 8"):   # an explicit m that differs
+        eosdyn.simulate(init=str(f), **{**kw, "seed": 99, "m": 3})
+    kw.pop("m")
+    b = eosdyn.simulate(init=str(f), **{**kw, "seed": 99})   # weights (and m) from the file
     assert b.attrs["m"] == 8
     np.testing.assert_array_equal(a["loss"].values, b["loss"].values)
     # linear2: a network save_init file starts the numba engines from the same A, W

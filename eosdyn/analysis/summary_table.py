@@ -46,8 +46,8 @@ LABELS = {
     "edge_sharpness": ("sharpness compared with the edge", str),
     "late_edge_ratio": ("late-time mean sharpness / edge", _num),
     "first_cross_step": ("first step with Lambda > 2/eta", _step),
-    "n_eos_excursions": ("EoS excursions (≥ 2 steps above 2/eta)", str),
-    "n_period2_flips": ("period-2 flips (1 step above 2/eta)", str),
+    "n_eos_excursions": ("EoS excursions (≥ 2 steps > 2/eta)", str),
+    "n_period2_flips": ("period-2 flips (1 step > 2/eta)", str),
     "phases": ("phases seen", _phases),
     "phase_steps": ("steps per phase", _phase_steps),
     "anomalies": ("steps with anomaly (Fig. 2)", str),
@@ -85,8 +85,8 @@ def _generic(v) -> str:
 EDGE_KEYS = ("optimizer", "edge", "edge_sharpness", "late_edge_ratio")
 #: labels that read "the edge" instead of "2/eta" for other optimizers
 EDGE_LABELS = {"first_cross_step": "first step above the edge",
-               "n_eos_excursions": "EoS excursions (≥ 2 steps above the edge)",
-               "n_period2_flips": "period-2 flips (1 step above the edge)"}
+               "n_eos_excursions": "EoS excursions (≥ 2 steps > edge)",
+               "n_period2_flips": "period-2 flips (1 step > edge)"}
 
 
 class Summary(dict):
