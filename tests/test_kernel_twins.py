@@ -6,7 +6,22 @@ import twins
 
 from eosdyn.analysis.scan import tangent_start
 from eosdyn.kernels import batch_numba as B
-from eosdyn.kernels import diagnostics_numba, flow_numba, full_numba, reduced_numba, tangent_numba
+from eosdyn.kernels import (
+    diagnostics_numba,
+    edge_numba,
+    eigen_base_numba,
+    eigen_dense_numba,
+    eigen_numba,
+    flow_numba,
+    full_numba,
+    full_optim_numba,
+    momentum_numba,
+    optim_cells_numba,
+    reduced_numba,
+    sgd_numba,
+    tangent_numba,
+)
+from eosdyn.kernels import layout as L
 
 
 def point(seed, r, n=10.0, m=7.0):
@@ -46,30 +61,91 @@ def test_velocity_and_flow_rhs(seed, r):
 
 @pytest.mark.parametrize("seed, r", [(5, 1), (6, 3), (7, 12)])
 def test_gram_and_above_edge(seed, r):
+    """The tracker's Gram matrix, inertia test, warm sharpness and observation against eigvalsh."""
     p = point(seed, r)
+    K_ref = twins.gram(p["a"], p["G"], p["s"], p["n"], p["m"])
     K = np.zeros((r, r))
-    B.gram(p["a"], p["G"], p["s"], p["n"], p["m"], K)
-    np.testing.assert_allclose(K, twins.gram(p["a"], p["G"], p["s"], p["n"], p["m"]), rtol=1e-13, atol=1e-15)
-    lam = np.linalg.eigvalsh(twins.gram(p["a"], p["G"], p["s"], p["n"], p["m"]))[-1]
-    work = np.zeros((r, r))
+    edge_numba.gram(p["a"], p["G"], p["s"], p["n"], p["m"], K)
+    np.testing.assert_allclose(K, K_ref, rtol=1e-13, atol=1e-15)
+    lam = np.linalg.eigvalsh(K_ref)[-1]
+    ew = edge_numba.edge_work(r)
     for sigma in (0.5 * lam, 0.999 * lam, 1.001 * lam, 2 * lam):
-        got = B.above_edge(p["a"], p["G"], p["s"], p["n"], p["m"], sigma, work)
+        got = edge_numba.above(p["a"], p["G"], p["s"], p["n"], p["m"], sigma, ew.K, ew.work)
         assert got == twins.above_edge(p["a"], p["G"], p["s"], p["n"], p["m"], sigma), sigma
+        lam_obs, up = edge_numba.observe(p["a"], p["G"], p["s"], p["n"], p["m"], True, ew, sigma)
+        assert up == got and lam_obs == pytest.approx(lam, rel=1e-11)
+    for t in range(3):   # warm from call to call, along a moving K
+        G = p["G"] * (1 + 0.01 * t)
+        edge_numba.gram(p["a"], G, p["s"], p["n"], p["m"], K)
+        assert edge_numba.sharpness(K, ew) == pytest.approx(
+            np.linalg.eigvalsh(twins.gram(p["a"], G, p["s"], p["n"], p["m"]))[-1], rel=1e-11)
     G = p["G"].copy()
     G[0, 0] = np.nan
-    assert B.above_edge(p["a"], G, p["s"], p["n"], p["m"], 2 * lam, work)   # NaN: not below the edge
+    assert edge_numba.above(p["a"], G, p["s"], p["n"], p["m"], 2 * lam, ew.K, ew.work)  # NaN: not below
+    lam_obs, up = edge_numba.observe(p["a"], G, p["s"], p["n"], p["m"], False, ew, 2 * lam)
+    assert np.isnan(lam_obs) and not up                                     # not finite: (nan, False)
+
+
+def test_edge_tracker_bookkeeping():
+    """enter / finalise / edge_run / flush_window over a Lambda series with excursions, flips,
+    stationary steps and anomalies, against the tracker's definitions written in numpy."""
+    eta, rng = 0.1, np.random.default_rng(3)
+    sigma = 2 / eta
+    lam = np.concatenate([np.linspace(15, 19, 6), [21, 22, 21.5, 19, 21, 19, 21, 19.5], [19.5, 19.5],
+                          sigma + rng.uniform(-3, 3, 30), [23, 18, 22]])
+    a = 1 + np.cumsum(rng.choice([-1.0, 0.0, 1.0], lam.size))
+    a[10] = a[9]                                                            # Delta a = 0: an anomaly
+    loss = rng.uniform(0, 1, lam.size)
+    T = lam.size - 2
+    ref = twins.edge_series(lam, a, sigma, eta)
+    tf, ti = edge_numba.track_arrays()
+    phase, anomaly = [], []
+    for t in range(T + 1):
+        up = lam[t] > sigma
+        if edge_numba.have_next(ti):
+            pytest.fail("nothing was cached")
+        if ti[L.TI_PENDING]:
+            ph, an = edge_numba.finalise(tf, ti, lam[t], a[t], up, True, sigma)
+            phase.append(ph)
+            anomaly.append(an)
+        edge_numba.enter(tf, ti, t, lam[t], a[t], up, True, eta, loss[t])
+    edge_numba.cache_next(tf, ti, lam[T + 1], a[T + 1], lam[T + 1] > sigma, True)   # a lookahead's cache
+    assert edge_numba.have_next(ti) and tf[L.TF_NEXT_LAM] == lam[T + 1] and tf[L.TF_NEXT_A] == a[T + 1]
+    ph, an = edge_numba.finalise(tf, ti, lam[T + 1], a[T + 1], lam[T + 1] > sigma, True, sigma)
+    phase.append(ph)
+    anomaly.append(an)
+    np.testing.assert_array_equal(phase, ref["phase"])
+    np.testing.assert_array_equal(anomaly, ref["anomaly"])
+    assert ref["n_eos_excursions"] >= 2 and ref["n_period2_flips"] >= 2 and ref["phase_steps"][5] >= 1
+    assert ti[L.TI_FIRST] == ref["first_cross_step"] and ti[L.TI_EXCURSIONS] == ref["n_eos_excursions"]
+    assert ti[L.TI_FLIPS] == ref["n_period2_flips"] and ti[L.TI_ANOMALIES] == ref["n_anomalies"]
+    assert tuple(ti[L.TI_PHASE:L.TI_PHASE + 6]) == ref["phase_steps"] and ti[L.TI_STEPS] == T + 1
+    assert tf[L.TF_MAX_ES] == ref["max_eta_sharpness"]
+    assert tf[L.TF_LOSS_MIN] == loss[:T + 1].min() and tf[L.TF_LOSS_MAX] == loss[:T + 1].max()
+    rec = np.zeros((1, L.NCOL))
+    edge_numba.flush_window(ti, rec, 0)
+    assert rec[0, L.W_STEPS] == T + 1 and tuple(rec[0, L.W_PHASE:L.W_PHASE + 6]) == ref["phase_steps"]
+    assert rec[0, L.W_FLIPS] == ref["n_period2_flips"] and rec[0, L.W_ANOMALIES] == ref["n_anomalies"]
+    assert not ti[L.TI_WIN:].any()                                          # the window restarts
+    # a step with no successor (divergence), and a non-finite successor: phase unknown
+    edge_numba.enter(tf, ti, T + 1, lam[T + 1], a[T + 1], True, True, eta, 0.5)
+    assert edge_numba.finalise_unknown(ti) == L.PH_UNKNOWN and ti[L.TI_PHASE + L.PH_UNKNOWN] == 1
+    edge_numba.enter(tf, ti, T + 2, 1.0, 1.0, False, True, eta, 0.5)
+    assert edge_numba.finalise(tf, ti, np.nan, np.nan, False, False, sigma) == (L.PH_UNKNOWN, False)
 
 
 def _cells(params, kernel):
     """Call a batch kernel on cells given as dicts (steps 300, summaries only)."""
     C, r, steps = len(params), params[0]["s"].size, 300
     arr = {k: np.array([p[k] for p in params]) for k in ("s", "z", "n", "m", "eta", "a", "u", "G")}
-    fsum, isum = np.full((C, B.NF), np.nan), np.zeros((C, B.NI), dtype=np.int64)
-    final = (np.zeros((C, 1)), np.zeros((C, r)), np.zeros((C, r, r)))
-    kernel(arr["s"], arr["z"], np.zeros(C), arr["n"], arr["m"], arr["eta"], 1.0, arr["a"], arr["u"], arr["G"],
-           steps, 1, 1, 200, steps + 1, steps + 1, 10, np.zeros(C), np.full(C, 1e100),
-           np.tile(tangent_start(r), (C, 1)), np.zeros((C, 0, B.NOBS)), np.zeros((C, 0, B.NOBS)), fsum, isum, *final)
-    return fsum, isum, final
+    data = B.CellData(arr["s"], arr["z"], np.zeros(C), arr["n"], arr["m"], arr["eta"], arr["a"], arr["u"], arr["G"],
+                      np.zeros(C), np.full(C, 1e100), np.tile(tangent_start(r), (C, 1)))
+    ctl = B.CellControl(eta2=1.0, steps=steps, every=1, sharp_every=1, tail_start=200, orbit_start=steps + 1,
+                        lyap_start=steps + 1, renorm=10)
+    out = B.CellOut(np.zeros((C, 0, B.NOBS)), np.zeros((C, 0, B.NOBS)), np.full((C, B.NF), np.nan),
+                    np.zeros((C, B.NI), dtype=np.int64), np.zeros((C, 1)), np.zeros((C, r)), np.zeros((C, r, r)))
+    kernel(data, ctl, out)
+    return out.fsum, out.isum, (out.final_a, out.final_u, out.final_G)
 
 
 def test_parallel_and_chained_cells():
@@ -79,7 +155,8 @@ def test_parallel_and_chained_cells():
     fsum, isum, _ = _cells(cells, B.run_cells_parallel)
     for c, p in enumerate(cells):
         ref = twins.batch_cell(p["a"], p["u"], p["G"], p["s"], p["z"], 0.0, p["n"], p["m"], p["eta"], 300, 200)
-        assert isum[c, B.I_FIRST_CROSS] == ref["first"] and isum[c, B.I_NCYCLES] == ref["cycles"]
+        assert isum[c, B.I_FIRST_CROSS] == ref["first"]
+        assert isum[c, B.I_EXCURSIONS] == ref["excursions"] and isum[c, B.I_FLIPS] == ref["flips"]
         np.testing.assert_allclose(fsum[c, [B.F_FINAL_ES, B.F_MAX_LOSS, B.F_TAIL_MAX]],
                                    [ref["final"], ref["max_loss"], ref["tail_max"]], rtol=1e-9)
     # continuation: cell c + 1 starts where cell c ended
@@ -123,7 +200,8 @@ def test_flow_state_helpers(r):
     _, ex, _ = twins.residual_terms(p["u"], p["s"], p["z"])
     assert flow_numba.reducible_loss(y, p["s"], p["z"], p["n"], u, G, g) == pytest.approx(ex / p["n"], rel=1e-13)
     lam = np.linalg.eigvalsh(twins.gram(p["a"], p["G"], p["s"], p["n"], p["m"]))[-1]
-    assert flow_numba.sharpness(y, p["s"], p["n"], p["m"], u, G, np.zeros((r, r))) == pytest.approx(lam, rel=1e-12)
+    ew = eigen_numba.work(r, 1, vectors=False)
+    assert flow_numba.sharpness(y, p["s"], p["n"], p["m"], u, G, np.zeros((r, r)), ew) == pytest.approx(lam, rel=1e-12)
     loss = (ex + 0.5) / p["n"]
     for max_loss in (0.99 * loss, 1.01 * loss, 0.99 * p["a"], 1.01 * p["a"], 1.01 * max(loss, p["a"])):
         expect = loss < max_loss and abs(p["a"]) < max_loss     # the GD kernels' divergence rule
@@ -131,18 +209,12 @@ def test_flow_state_helpers(r):
     bad = y.copy()
     bad[-1] = np.inf
     assert not flow_numba.state_ok(bad, p["s"], p["z"], 0.5, p["n"], 1e300, u, G, g)
-    assert np.isnan(flow_numba.sharpness(bad, p["s"], p["n"], p["m"], u, G, np.zeros((r, r))))
+    assert np.isnan(flow_numba.sharpness(bad, p["s"], p["n"], p["m"], u, G, np.zeros((r, r)), ew))
     assert diagnostics_numba.state_is_finite(p["a"], p["u"], p["G"])
     assert not diagnostics_numba.state_is_finite(p["a"], p["u"], np.where(p["G"] > 0, np.nan, p["G"]))
-    from eosdyn.kernels import layout as L
-
-    out = np.zeros((2, L.NDIAG))
-    flow_numba.diagnose_states(np.stack([y, y]), p["s"], p["z"], 0.5, p["n"], p["m"], 0.1,
-                               *diagnostics_numba.workspace(r), u, G, out)
-    ref = twins.reduced_diagnostics(p["a"], p["u"], p["G"], p["s"], p["z"], 0.5, p["n"], p["m"], 0.1)
-    for k in range(2):
-        np.testing.assert_allclose(out[k, [L.LOSS, L.SHARP, L.SHARP_MSTAR]],
-                                   [ref["loss"], ref["sharpness"], ref["sharpness_Mstar"]], rtol=1e-12)
+    for x in (y, bad, np.where(y > 0, np.nan, y), -bad):    # the finiteness predicates: np.isfinite
+        assert flow_numba.all_finite(x) == sgd_numba.finite_state(x) == np.isfinite(x).all()
+        assert eigen_base_numba.is_finite(x.reshape(1, -1)) == np.isfinite(x).all()
 
 
 def test_full_engine_long_run_matches_numpy_gd():
@@ -157,11 +229,11 @@ def test_full_engine_long_run_matches_numpy_gd():
     U = np.linalg.svd(X, full_matrices=False)[0]
     r = U.shape[1]
     Af, Wf, h, state, Ghat = A.copy(), W.copy(), np.zeros(d), np.zeros(1), np.zeros((r, r))
-    scr = full_numba.scratch(Af, Wf, U)
-    full_numba.refresh(Af, Wf, h, state, Ghat, U, scr["WU"])
+    kq, hb, WU = np.zeros((2, r)), np.zeros(d + 1), np.zeros(r)
+    full_numba.refresh(Af, Wf, h, state, Ghat, U, WU)
     for _ in range(steps):
         full_numba.step(Af, Wf, h, state, Ghat, np.ascontiguousarray(X.T), X, Y, U, eta, np.zeros(n),
-                        np.zeros(d), scr["kq"], scr["hb"])
+                        np.zeros(d), kq, hb)
     A_ref, W_ref = twins.gd_params(A, W, X, Y, eta, steps)[-1]
     np.testing.assert_allclose(Af, A_ref, rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(Wf, W_ref, rtol=1e-11, atol=1e-13)
@@ -171,7 +243,7 @@ def test_full_engine_long_run_matches_numpy_gd():
     u, G = np.zeros(r), np.zeros((r, r))
     full_numba.stats(h, Ghat, U, m, u, G)                    # Ghat carried by rank-2 updates
     np.testing.assert_allclose(G, G_ref, rtol=1e-10)
-    full_numba.refresh(Af, Wf, h, state, Ghat, U, scr["WU"])  # and recomputed from W
+    full_numba.refresh(Af, Wf, h, state, Ghat, U, WU)        # and recomputed from W
     full_numba.stats(h, Ghat, U, m, u, G)
     np.testing.assert_allclose(G, G_ref, rtol=1e-12)
     np.testing.assert_allclose(np.abs(u), np.abs(u_ref), rtol=1e-12)  # the SVD's signs are free

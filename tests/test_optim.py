@@ -3,14 +3,12 @@
 import numpy as np
 import pytest
 import scipy.linalg
-from optim_reference import batch_hessian, batch_indices, epoch_permutation, gradient, sample_subset, train
+from twins import batch_hessian, batch_indices, diagnostics, epoch_permutation, gradient, sample_subset, train
 
 import eosdyn
 from eosdyn.errors import ParameterError
 from eosdyn.kernels import sgd_numba as S
 from eosdyn.optim import edge
-
-from reference import diagnostics
 
 
 @pytest.fixture(scope="module")
