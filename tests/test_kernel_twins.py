@@ -247,3 +247,171 @@ def test_full_engine_long_run_matches_numpy_gd():
     full_numba.stats(h, Ghat, U, m, u, G)
     np.testing.assert_allclose(G, G_ref, rtol=1e-12)
     np.testing.assert_allclose(np.abs(u), np.abs(u_ref), rtol=1e-12)  # the SVD's signs are free
+
+
+def test_jacobi_rotation_and_sweeps():
+    """eigen_dense_numba's rotation against the textbook rotation matrix (both branches of its
+    angle), cyclic Jacobi against eigvalsh, its dot product against np.dot, and the drift bound."""
+    rng = np.random.default_rng(14)
+    M = rng.standard_normal((6, 6))
+    B = (M + M.T) / 2
+    for T0 in (B, np.diag(np.arange(6.0)) + 1e-5 * B):      # |theta| small, and > 1e3 (the series)
+        for i, j in ((0, 1), (2, 5)):
+            T, Q = T0.copy(), rng.standard_normal((6, 4))
+            T_ref, Q_ref = twins.jacobi_rotation(T, Q, i, j)
+            eigen_dense_numba.rotate(T, Q, i, j)
+            np.testing.assert_allclose(T, T_ref, rtol=0, atol=1e-14 * np.abs(T0).max())
+            np.testing.assert_allclose(Q, Q_ref, rtol=0, atol=1e-14 * np.abs(Q_ref).max())
+    T, Q = B.copy(), np.eye(6)
+    assert eigen_dense_numba.jacobi(T, Q, 1e-15, 30) > 0
+    np.testing.assert_allclose(np.sort(np.diag(T)), np.linalg.eigvalsh(B), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(Q @ B @ Q.T, np.diag(np.diag(T)), rtol=0, atol=1e-13)
+    x, y = rng.standard_normal(9), rng.standard_normal(9)
+    for n in range(10):
+        assert eigen_dense_numba.dot(x, y, n) == pytest.approx(np.dot(x[:n], y[:n]), rel=1e-14, abs=1e-15)
+    prev = np.full((6, 6), np.nan)
+    assert eigen_base_numba.frobenius_drift(B, prev) == np.inf and np.array_equal(prev, B)
+    B2 = B + 1e-3 * M
+    assert eigen_base_numba.frobenius_drift(B2, prev) == pytest.approx(np.linalg.norm(B2 - B), rel=1e-13)
+    assert np.array_equal(prev, B2)
+
+
+def _optim_problem(seed=21, d=4, n=12, m=30):
+    rng = np.random.default_rng(seed)
+    X, Y = rng.standard_normal((d, n)), np.sign(rng.standard_normal(n))
+    A, W = rng.standard_normal(m), rng.standard_normal((m, d))
+    U, s, Vt = np.linalg.svd(X, full_matrices=False)
+    z = Vt @ Y
+    lam = np.linalg.eigvalsh(twins.matrices(A, W, X, Y, 0.0)[0])[-1]
+    return dict(X=X, Y=Y, A=A, W=W, U=U, s=s, z=z, V=np.ascontiguousarray(Vt.T), yperp=Y - Vt.T @ z, lam=lam,
+                n=n, m=m)
+
+
+@pytest.mark.parametrize("beta, nesterov, batch", [(0.9, False, None), (0.7, True, None), (0.5, False, 5),
+                                                   (0.0, False, 4)])
+def test_momentum_step_matches_numpy_training(beta, nesterov, batch):
+    """momentum_numba.step (heavy ball, Nesterov, mini-batch via sgd_numba's batch sequence) against
+    ``train`` on the parameters: the state is the statistics of (A, W) and their velocity."""
+    p = _optim_problem()
+    eta, steps, seed = 0.3 / p["lam"], 25, 2
+    opt = "nesterov" if nesterov else "momentum"
+    traj = twins.train(p["A"], p["W"], p["X"], p["Y"], eta, steps, optimizer=opt, momentum=beta,
+                       batch_size=batch, batch_seed=seed)
+    zero = (np.zeros_like(p["A"]), np.zeros_like(p["W"]))
+    sc, vv, MM = twins.momentum_state(p["A"], p["W"], *zero, p["U"])
+    r, n, m = p["s"].size, p["n"], float(p["m"])
+    perm, epoch, tmp = np.arange(n), np.array([-1]), np.zeros((momentum_numba.NSCR, r))
+    for t in range(steps):
+        start = 0 if batch is None else sgd_numba.batch_start(t, seed, batch, perm, epoch)
+        momentum_numba.step(sc, vv, MM, p["s"], p["z"], p["V"], p["yperp"], perm, start,
+                            float(n if batch is None else batch), batch is None, m, eta, beta,
+                            beta if nesterov else 0.0, tmp)
+        (A0, W0), (A1, W1) = traj[t], traj[t + 1]
+        ref = twins.momentum_state(A1, W1, A1 - A0, W1 - W0, p["U"])
+        for got, want in zip((sc, vv, MM), ref, strict=True):
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-10 * max(1.0, np.abs(want).max()))
+        v2 = np.sum((A1 - A0) ** 2) + np.sum((W1 - W0) ** 2)
+        assert momentum_numba.velocity_norm2(sc, MM, m) == pytest.approx(v2, rel=1e-9)
+
+
+def _optim_cells(p, cells, kernel, steps, sigma):
+    """Run optim_cells_numba ``kernel`` on ``cells`` (dicts: eta, beta, nesterov, batch) from (A, W) at rest."""
+    C, n = len(cells), p["n"]
+    sc, vv, MM = twins.momentum_state(p["A"], p["W"], np.zeros_like(p["A"]), np.zeros_like(p["W"]), p["U"])
+
+    def rep(x):
+        return np.ascontiguousarray(np.repeat(np.asarray(x, dtype=float)[None], C, axis=0))
+
+    def col(k, dt=float):
+        return np.array([c[k] for c in cells], dtype=dt)
+
+    traj = np.full((C, steps + 1, B.NOBS), np.nan)
+    fsum, isum = np.full((C, B.NF), np.nan), np.zeros((C, B.NI), dtype=np.int64)
+    kernel(rep(p["s"]), rep(p["z"]), rep(p["V"]), rep(p["yperp"]), np.full(C, p["yperp"] @ p["yperp"]),
+           np.full(C, float(n)), np.full(C, float(p["m"])), col("eta"), col("beta"),
+           np.array([c["beta"] if c["nesterov"] else 0.0 for c in cells]), col("batch", np.int64),
+           np.full(C, 3, dtype=np.int64), np.full(C, sigma), rep(sc), rep(vv), rep(MM), steps, 1, 1, steps - 5,
+           steps + 1, np.zeros(C), np.full(C, 1e100), traj, np.zeros((C, 0, B.NOBS)), fsum, isum)
+    return traj, fsum, isum
+
+
+def _train_series(p, cell, steps, A=None, W=None):
+    opt = "nesterov" if cell["nesterov"] else "momentum"
+    traj = twins.train(p["A"] if A is None else A, p["W"] if W is None else W, p["X"], p["Y"], cell["eta"],
+                       steps, optimizer=opt, momentum=cell["beta"], batch_size=cell["batch"] or None, batch_seed=3)
+    lam = np.array([np.linalg.eigvalsh(twins.matrices(A_, W_, p["X"], p["Y"], 0.0)[0])[-1] for A_, W_ in traj])
+    loss = np.array([np.mean((p["X"].T @ W_.T @ A_ / np.sqrt(p["m"]) - p["Y"]) ** 2) for A_, W_ in traj])
+    a = np.array([A_ @ A_ for A_, _ in traj])
+    return traj, lam, loss, a
+
+
+def test_optimizer_cells_match_numpy_training():
+    """optim_cells_numba's cells (heavy ball, Nesterov, mini-batch; serial, parallel, chained) against
+    ``train`` on the parameters with eigvalsh sharpness: the recorded series, the summaries and
+    the edge counts at an edge ``sigma`` inside the range of Lambda."""
+    p = _optim_problem()
+    steps = 40
+    cells = [dict(eta=1.2 / p["lam"], beta=0.5, nesterov=False, batch=0),
+             dict(eta=1.0 / p["lam"], beta=0.6, nesterov=True, batch=0),
+             dict(eta=0.8 / p["lam"], beta=0.3, nesterov=False, batch=5)]
+    refs = [_train_series(p, c, steps + 1) for c in cells]
+    sigma = float(np.median(refs[0][1]))
+    for kernel in (optim_cells_numba.run_cells, optim_cells_numba.run_cells_parallel):
+        traj, fsum, isum = _optim_cells(p, cells, kernel, steps, sigma)
+        for c, (cell, (_, lam, loss, a)) in enumerate(zip(cells, refs, strict=True)):
+            es = cell["eta"] * lam
+            np.testing.assert_allclose(traj[c, :, B.O_LOSS], loss[:-1], rtol=1e-10)
+            np.testing.assert_allclose(traj[c, :, B.O_ES], es[:-1], rtol=1e-10)
+            np.testing.assert_allclose(traj[c, :, B.O_A], a[:-1], rtol=1e-10)
+            np.testing.assert_allclose(fsum[c, [B.F_INIT_ES, B.F_FINAL_ES, B.F_MAX_LOSS, B.F_TAIL_MAX]],
+                                       [es[0], es[-2], loss[:-1].max(), es[steps - 5:-1].max()], rtol=1e-10)
+            # the edge counts over steps 0..steps (the twin classifies them from Lambda(0..steps+1))
+            ref = twins.edge_series(lam, a, sigma, cell["eta"])
+            assert isum[c, B.I_FIRST_CROSS] == ref["first_cross_step"]
+            assert isum[c, B.I_EXCURSIONS] == ref["n_eos_excursions"]
+            assert isum[c, B.I_FLIPS] == ref["n_period2_flips"]
+            assert isum[c, B.I_STATUS] == L.MAX_STEPS and isum[c, B.I_STATUS_STEP] == steps
+    assert refs[0][1].min() < sigma < refs[0][1].max()
+    # continuation (GD cells, where the carried velocity plays no part): cell c + 1 starts at cell c's end
+    gd = [dict(eta=f / p["lam"], beta=0.0, nesterov=False, batch=0) for f in (0.5, 1.0, 1.5)]
+    traj, fsum, _ = _optim_cells(p, gd, optim_cells_numba.run_chain, steps, sigma)
+    A, W = p["A"], p["W"]
+    for c, cell in enumerate(gd):
+        tr, lam, loss, _ = _train_series(p, cell, steps, A, W)
+        np.testing.assert_allclose(traj[c, :, B.O_ES], cell["eta"] * lam, rtol=1e-10)
+        A, W = tr[-1]
+
+
+def test_full_optim_helpers():
+    """full_optim_numba's loss, residual vector, statistics, look-ahead and bias factors, in numpy."""
+    p = _optim_problem(seed=22)
+    A, W, X, Y, m = p["A"], p["W"], p["X"], p["Y"], float(p["m"])
+    XT, h, D = np.ascontiguousarray(X.T), W.T @ A, np.zeros(p["n"])
+    F = X.T @ h / np.sqrt(m)
+    d2, dtf = full_optim_numba.full_loss(h, XT, Y, m, D)
+    np.testing.assert_allclose([d2, dtf], [np.sum((F - Y) ** 2), (F - Y) @ F], rtol=1e-13)
+    idx, pv = np.arange(p["n"])[::-1].copy(), np.zeros(X.shape[0])
+    g_ref = twins.loss_grad(A, W, X, Y)[:A.size]                 # grad_A = 2/(n sqrt m) W X D
+    full_optim_numba.gradient_vector(h, XT, Y, m, idx, 0, p["n"], True, pv)
+    np.testing.assert_allclose(2 / (p["n"] * np.sqrt(m)) * W @ pv, g_ref, rtol=1e-12)
+    full_optim_numba.gradient_vector(h, XT, Y, m, idx, 2, 5, False, pv)   # the batch idx[2:7]
+    B_ = idx[2:7]
+    np.testing.assert_allclose(pv, X[:, B_] @ (F[B_] - Y[B_]), rtol=1e-12)
+    u, G = np.zeros(p["s"].size), np.zeros((p["s"].size,) * 2)
+    full_optim_numba.statistics(A, W, h, p["U"], u, G, np.zeros(p["s"].size))
+    a_ref, u_ref, G_ref = twins.statistics(A, W, X)
+    np.testing.assert_allclose(np.abs(u), np.abs(u_ref), rtol=1e-12)   # the SVD's signs are free
+    np.testing.assert_allclose(G, p["U"].T @ W.T @ W @ p["U"] / m, rtol=1e-12)
+    np.testing.assert_allclose(np.linalg.eigvalsh(G), np.linalg.eigvalsh(G_ref), rtol=1e-12)
+    rng = np.random.default_rng(1)
+    bA, bW, gamma = rng.standard_normal(A.size), rng.standard_normal(W.shape), 0.7
+    h2, hl, st = np.zeros(X.shape[0]), np.zeros(X.shape[0]), np.zeros(1)
+    full_optim_numba.initial_h(A, W, h2, hl, st, bA, bW, gamma)
+    np.testing.assert_allclose(h2, h, rtol=1e-13)
+    np.testing.assert_allclose(hl, (W + gamma * bW).T @ (A + gamma * bA), rtol=1e-12)
+    assert st[0] == pytest.approx(a_ref, rel=1e-14)
+    from eosdyn.kernels import optim_layout as O
+
+    for kind, bias, want in ((O.K_ADAM, 1, (1 - 0.9**4, 1 - 0.99**4)), (O.K_RMSPROP, 1, (1.0, 1 - 0.99**4)),
+                             (O.K_ADAM, 0, (1.0, 1.0)), (O.K_MOMENTUM, 1, (1.0, 1.0))):
+        assert full_optim_numba.bias_factors(kind, 0.9, 0.99, bias, 3) == pytest.approx(want, rel=1e-15)
