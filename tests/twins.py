@@ -314,6 +314,21 @@ def top_eigpair(B):
     return ev[-1], V[:, -1]
 
 
+def inner(x, y):
+    """``x . y`` (numpy's dot)."""
+    return float(np.dot(x, y))
+
+
+def drift(B, prev):
+    """``||B - prev||_F`` (``inf`` when ``prev`` is not finite)."""
+    return float(np.linalg.norm(B - prev)) if np.isfinite(prev).all() else np.inf
+
+
+def finite(x):
+    """Every entry of ``x`` is finite."""
+    return bool(np.isfinite(x).all())
+
+
 def jacobi_rotation(T, Q, i, j):
     """One Jacobi rotation by the textbook angle: ``R`` acts on rows ``i, j`` by ``(q_i, q_j) <-
     (c q_i - s q_j, s q_i + c q_j)``, ``phi = arctan(2 T_ij / (T_jj - T_ii)) / 2`` (the smaller
@@ -589,7 +604,7 @@ twin("flow_numba.jacobian_nnz", flow_velocity, "test_flow.py::test_exact_jacobia
 twin("flow_numba.reducible_loss", residual_terms, KT + "test_flow_state_helpers")
 twin("flow_numba.sharpness", gram, KT + "test_flow_state_helpers")
 twin("flow_numba.state_ok", residual_terms, KT + "test_flow_state_helpers")
-twin("flow_numba.all_finite", residual_terms, KT + "test_flow_state_helpers", marker="isfinite")
+twin("flow_numba.all_finite", finite, KT + "test_flow_state_helpers")
 plumbing("flow_numba.pack", "copies (a, u, G) into the flat state", KT + "test_flow_state_helpers")
 plumbing("flow_numba.unpack", "copies the flat state into (a, u, G)", KT + "test_flow_state_helpers")
 plumbing("flow_numba.states_model", "wraps the solver's sampled states for the recording loop",
@@ -613,7 +628,7 @@ for _k in ("classify", "diagnose", "edge", "step", "copy", "extras"):
 # ---- the eigen contract (LAPACK is the twin) -----------------------------------------------------------
 EK = "test_eigen_kernels.py::"
 twin("eigen_numba.top_pairs", top_eigpair, EK + "test_top_pairs_match_eigh_cold_and_warm",
-     EK + "test_warm_sequence_stays_certified_and_cheap", EK + "test_values_only_workspaces", marker="eigh")
+     EK + "test_warm_sequence_stays_certified_and_cheap", marker="eigh")
 twin("eigen_numba.all_pairs", top_eigpair, EK + "test_all_pairs_is_a_full_eigendecomposition", marker="eigvalsh")
 twin("eigen_dense_numba.sym_eigvals", eigvalsh, EK + "test_sym_eigvals_matches_eigvalsh", marker="eigvalsh",
      via="eigen_numba.sym_eigvals")
@@ -621,9 +636,9 @@ twin("eigen_dense_numba.exceeds", eigvalsh, EK + "test_exceeds_is_the_inertia_of
      via="eigen_numba.exceeds")
 twin("eigen_dense_numba.rotate", jacobi_rotation, KT + "test_jacobi_rotation_and_sweeps")
 twin("eigen_dense_numba.jacobi", eigvalsh, KT + "test_jacobi_rotation_and_sweeps")
-twin("eigen_dense_numba.dot", eigvalsh, KT + "test_jacobi_rotation_and_sweeps", marker="np.dot")
-twin("eigen_base_numba.frobenius_drift", eigvalsh, KT + "test_jacobi_rotation_and_sweeps", marker="np.linalg.norm")
-twin("eigen_base_numba.is_finite", eigvalsh, KT + "test_flow_state_helpers", marker="isfinite")
+twin("eigen_dense_numba.dot", inner, KT + "test_jacobi_rotation_and_sweeps")
+twin("eigen_base_numba.frobenius_drift", drift, KT + "test_jacobi_rotation_and_sweeps")
+twin("eigen_base_numba.is_finite", finite, KT + "test_flow_state_helpers")
 plumbing("eigen_base_numba.work", "allocates top_pairs' workspace", EK + "test_top_pairs_match_eigh_cold_and_warm")
 plumbing("eigen_base_numba.new_work", "allocates top_pairs' workspace inside a kernel",
          KT + "test_optimizer_cells_match_numpy_training")
@@ -650,7 +665,7 @@ twin("sgd_numba.directional_curvature", batch_hessian, OP + "test_directional_cu
      OP + "test_recorded_batch_columns_match_twin")
 twin("sgd_numba.batch_sharpness", batch_hessian, OP + "test_batch_sharpness_is_the_mean_over_sampled_subsets",
      OP + "test_recorded_batch_columns_match_twin")
-twin("sgd_numba.finite_state", residual_terms, KT + "test_flow_state_helpers", marker="isfinite")
+twin("sgd_numba.finite_state", finite, KT + "test_flow_state_helpers")
 twin("momentum_numba.step", train, KT + "test_momentum_step_matches_numpy_training",
      OP + "test_momentum_and_sgd_engines_match_numpy_twin", via="eosdyn.simulate(optimizer='momentum')")
 twin("momentum_numba.velocity_norm2", momentum_state, KT + "test_momentum_step_matches_numpy_training")
@@ -665,7 +680,7 @@ twin("full_optim_numba.full_loss", loss_grad, KT + "test_full_optim_helpers")
 twin("full_optim_numba.statistics", statistics, KT + "test_full_optim_helpers")
 twin("full_optim_numba.diagnose_params", diagnostics, OP + "test_adaptive_full_engine_matches_numpy_twin",
      via="eosdyn.simulate(engine='full', optimizer=...)")
-twin("full_optim_numba.extras", batch_hessian, OP + "test_recorded_batch_columns_match_twin",
+twin("full_optim_numba.extras", train, OP + "test_recorded_batch_columns_match_twin",
      OP + "test_velocity_norm_matches_twin", via="eosdyn.simulate(engine='full', ...)")
 plumbing("full_optim_numba.model", "packs the parameters and buffers for the recording loop",
          OP + "test_adaptive_full_engine_matches_numpy_twin")
