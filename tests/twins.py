@@ -1,7 +1,8 @@
 """The one registry of numpy reference twins of eosdyn's kernels.
 
 Every public function of a module in ``eosdyn/kernels`` has an entry here (``tests/test_twins.py``
-fails otherwise, so a new kernel without a twin fails CI):
+fails otherwise, so a new kernel without a twin fails CI; classes, the namedtuple bundles the
+kernels take, are not kernels):
 
 * :func:`twin` ``("module.function", reference, "test_file.py::test_name", ...)``: ``reference``
   is a slow, obviously-correct numpy function defined in *this* file, written from the paper's
