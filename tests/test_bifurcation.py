@@ -47,7 +47,7 @@ def test_orbit_diagram_of_a_small_case_against_the_numpy_map():
     ds = bifurcation(base, "eta", "0.05:0.5:6:log", keep=keep, backend="serial")
     assert ds["orbit"].dims == ("eta", "k") and ds.sizes["k"] == keep
     assert np.array_equal(ds["orbit_eta_sharpness"].values, ds["orbit"].values, equal_nan=True)
-    _, d, st = cell_state(base, {})
+    base, d, st = cell_state(base, {})  # (params with m resolved, data, initial statistics)
     for i, eta in enumerate(ds["eta"].values):
         ref = batch_cell(st.a, st.u, st.G, d.s, d.z, d.y_perp2, d.n, base.m, eta, steps, steps + 1 - keep)
         np.testing.assert_allclose(ds["orbit"].values[i], ref["es"][-keep:], rtol=1e-9)

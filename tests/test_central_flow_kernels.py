@@ -1,13 +1,14 @@
 """The central flow's reduced formulas against brute force in parameter space, and the SDCP.
 
 The reference is plain numpy at small width: the dense loss Hessian of ``(A, W)`` written out
-entry by entry, its exact top eigenpair (LAPACK), ``nabla S`` by central finite differences of
+entry by entry (``twins.dense_hessian``), its exact top eigenpair (LAPACK), ``nabla S`` by central finite differences of
 that exact sharpness, and the statistics ``(a, u, G)`` of a parameter-space velocity by finite
 differences of their definitions. Nothing from eosdyn is used to build it.
 """
 
 import numpy as np
 import pytest
+from twins import dense_hessian
 
 from eosdyn.engines import sdcp
 from eosdyn.kernels import third_numba as T
@@ -22,24 +23,6 @@ def problem(seed=3, d=3, n=6, m=7, scale=0.7, singular=False):
     if singular:   # A in the span of W's columns: C = P^T P / m is singular (rank d of d + 1)
         A = W @ rng.standard_normal(d)
     return X, Y, A, W
-
-
-def dense_hessian(A, W, X, Y):
-    """(2/n) (J^T J + sum_j D_j grad^2 F_j) over theta = [A, W.ravel()], entry by entry."""
-    m, d = W.shape
-    n = X.shape[1]
-    sm = np.sqrt(m)
-    D = X.T @ W.T @ A / sm - Y
-    J = np.zeros((n, m * (d + 1)))
-    for j in range(n):
-        J[j, :m] = W @ X[:, j] / sm
-        J[j, m:] = np.outer(A, X[:, j]).ravel() / sm
-    Hres = np.zeros((m * (d + 1), m * (d + 1)))
-    p = X @ D
-    for i in range(m):
-        for k in range(d):
-            Hres[i, m + i * d + k] = Hres[m + i * d + k, i] = p[k] / sm
-    return 2.0 / n * (J.T @ J + Hres)
 
 
 def sharpness(theta, m, d, X, Y):
@@ -127,6 +110,19 @@ def test_sharpness_gradient_and_rate_against_dense_parameter_space(singular):
     assert abs(info[T.I_GSQ]) == pytest.approx(abs(gS @ u1), rel=1e-7)
     beta_perp = np.sum((gS - (gS @ u1) * u1) ** 2)
     assert info[T.I_BETA] - info[T.I_GSQ] ** 2 == pytest.approx(beta_perp, rel=1e-7)
+    # lambda_2 on T: an eigenvalue of the dense Hessian, below the top one
+    assert info[T.I_LAMNEXT] < lam[-1] and np.abs(lam - info[T.I_LAMNEXT]).min() <= 1e-10 * lam[-1]
+    # the central flow's rate (k = 1): sigma^2 = max(0, 2 <-grad L, grad S> / ||grad S||^2) at kappa = 0
+    sig2_ref = max(0.0, -2 * (gL @ gS) / (gS @ gS))
+    assert info[T.I_SIG2] == pytest.approx(sig2_ref, rel=1e-6, abs=1e-12)
+    want = fd_rate(theta, -eta * (gL + 0.5 * sig2_ref * gS), m, d, U)
+    outs, infos = np.zeros((y.size, 2)), np.zeros((2, T.NINFO))
+    T.edge_rates(np.column_stack([y, y]), s, z, float(n), float(m), eta, kappa, 1, outs, infos, *T.args(ws))
+    for c in range(2):
+        np.testing.assert_allclose(outs[:, c], want, rtol=0, atol=1e-6 * np.abs(want).max())
+    T.edge_infos(np.stack([y, y]), np.array([1, 0]), s, z, float(n), float(m), eta, kappa, infos, *T.args(ws))
+    np.testing.assert_allclose(infos[:, T.I_S], lam[-1], rtol=1e-12)
+    assert infos[0, T.I_SIG2] == pytest.approx(sig2_ref, rel=1e-6, abs=1e-12) and infos[1, T.I_SIG2] == 0
     # the state rate of theta' = -eta (grad L + sigma^2 grad S / 2) for a given sigma^2 > 0
     for sig2 in (0.0, 0.37):
         out = np.zeros(y.size)
@@ -170,6 +166,15 @@ def test_two_eigenvectors_mixed_third_derivatives_and_rate():
     out = np.zeros(y.size)
     T.cluster_rate(Ks, ws["KL"], ws["R"], float(m), eta, np.array([0.3, 0.1, 0.2]), ws["K"], out)
     np.testing.assert_allclose(out, fd_rate(theta, vel, m, d, U), rtol=0, atol=1e-8 * np.abs(out).max())
+    # the Gram matrix of the third-derivative terms and their inner products with grad L, in parameter space
+    vecs = [to_params(Ks[idx], ws["R"], A, W, U) for idx in range(Ks.shape[0])]
+    gL = to_params(ws["KL"], ws["R"], A, W, U)
+    np.testing.assert_allclose(gL, np.concatenate([2 / (n * np.sqrt(m)) * W @ X @ D,
+                                                   (2 / (n * np.sqrt(m)) * np.outer(A, X @ D)).ravel()]), rtol=1e-10)
+    Bv, av = np.zeros((3, 3)), np.zeros(3)
+    T.cluster_gram(Ks, ws["KL"], float(m), Bv, av)
+    np.testing.assert_allclose(Bv, [[x @ v for v in vecs] for x in vecs], rtol=1e-10)
+    np.testing.assert_allclose(av, [x @ gL for x in vecs], rtol=1e-10)
 
 
 def test_relaxed_central_flow_keeps_the_exact_sharpness_stationary():

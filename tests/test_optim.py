@@ -3,14 +3,12 @@
 import numpy as np
 import pytest
 import scipy.linalg
-from optim_reference import batch_hessian, batch_indices, epoch_permutation, gradient, sample_subset, train
+from twins import batch_hessian, batch_indices, diagnostics, epoch_permutation, gradient, sample_subset, train
 
 import eosdyn
 from eosdyn.errors import ParameterError
 from eosdyn.kernels import sgd_numba as S
 from eosdyn.optim import edge
-
-from reference import diagnostics
 
 
 @pytest.fixture(scope="module")
@@ -121,11 +119,12 @@ def test_reduced_momentum_with_beta_zero_is_gd(problem):
         np.testing.assert_allclose(a[name].values, b[name].values, rtol=1e-13)
 
 
-def test_velocity_norm_matches_twin(problem):
+@pytest.mark.parametrize("engine", ["reduced", "full"])
+def test_velocity_norm_matches_twin(problem, engine):
     p = problem
     eta, steps = 0.3 / p["lam"], 20
     ds = eosdyn.simulate(X=p["X"], Y=p["Y"], A=p["A"], W=p["W"], eta=eta, steps=steps, optimizer="momentum",
-                         loss_tol=0.0)
+                         loss_tol=0.0, engine=engine)
     traj = train(p["A"], p["W"], p["X"], p["Y"], eta, steps, optimizer="momentum")
     for t in (1, 5, 20):
         (A0, W0), (A1, W1) = traj[t - 1], traj[t]
@@ -170,6 +169,33 @@ def test_batch_sharpness_is_the_mean_over_sampled_subsets(problem):
         g = np.concatenate([gA, gW.ravel()])
         vals.append(g @ batch_hessian(A, W, X, Y, idx) @ g / (g @ g))
     assert got == pytest.approx(np.mean(vals), rel=1e-11)
+
+
+def _curvature(A, W, X, Y, idx):
+    gA, gW = gradient(A, W, X, Y, idx)
+    g = np.concatenate([gA, gW.ravel()])
+    return g @ batch_hessian(A, W, X, Y, idx) @ g / (g @ g)
+
+
+@pytest.mark.parametrize("engine", ["reduced", "full"])
+def test_recorded_batch_columns_match_twin(problem, engine):
+    """The recorded batch sharpness (mean over the sampled subsets) and the curvature of the batch
+    each step used, at the parameters of the numpy training run, from dense batch Hessians."""
+    p = problem
+    X, Y = p["X"], p["Y"]
+    eta, steps, b, seed, K = 0.3 / p["lam"], 4, 5, 3, 3
+    ds = eosdyn.simulate(X=X, Y=Y, A=p["A"], W=p["W"], eta=eta, steps=steps, optimizer="momentum", momentum=0.5,
+                         batch_size=b, batch_seed=seed, batch_sharpness_samples=K, engine=engine, record_every=1,
+                         loss_tol=0.0)
+    traj = train(p["A"], p["W"], X, Y, eta, steps, optimizer="momentum", momentum=0.5, batch_size=b,
+                 batch_seed=seed)
+    n = X.shape[1]
+    for t in range(steps + 1):
+        A, W = traj[t]
+        mean = np.mean([_curvature(A, W, X, Y, sample_subset(seed, t, k, n, b)) for k in range(K)])
+        assert float(ds["batch_sharpness"].sel(step=t)) == pytest.approx(mean, rel=1e-10)
+        used = _curvature(A, W, X, Y, batch_indices(t, seed, n, b))
+        assert float(ds["batch_sharpness_step"].sel(step=t)) == pytest.approx(used, rel=1e-10)
 
 
 # ------------------------------------------------------------------------ preconditioned sharpness

@@ -7,6 +7,7 @@ identical at every stride and chunking, for every engine.
 
 import numpy as np
 import pytest
+import twins
 
 import eosdyn
 from eosdyn.analysis import replay
@@ -30,34 +31,6 @@ def attrs_of(ds):
     return out
 
 
-def twin(states, s, n, m, eta):
-    """Every step's classification from numpy's eigvalsh: states 0..T+1 classify steps 0..T."""
-    r = s.size
-    a, G = states[:, 0], states[:, 1 + r:].reshape(-1, r, r)
-    K = (2 / n) * s[None, :, None] * ((a / m)[:, None, None] * np.eye(r) + G) * s[None, None, :]
-    lam = np.linalg.eigvalsh(K)[:, -1]
-    sigma = 2 / eta
-    dl, da = np.diff(lam), np.diff(a)
-    above = lam[:-1] > sigma
-    phase = np.where(above, np.where(dl > 0, 2, 3), np.where(dl > 0, 1, 4))
-    stationary = np.abs(dl) <= 1e-9 * sigma
-    phase[stationary] = 5
-    anomaly = ~stationary & (np.sign(dl) != np.sign(da))
-    runs = "".join("1" if x else "0" for x in above).split("0")
-    closed = [True] * (len(runs) - 1) + [False]  # the last run is not followed by a step below
-    lengths = [(len(x), c) for x, c in zip(runs, closed, strict=True) if x]
-    return {
-        "first_cross_step": int(np.argmax(above)) if above.any() else -1,
-        "n_eos_excursions": sum(k >= 2 for k, _ in lengths),
-        "n_period2_flips": sum(k == 1 and c for k, c in lengths),
-        "n_anomalies": int(anomaly.sum()),
-        "phase_steps": tuple(int(x) for x in np.bincount(phase, minlength=6)),
-        "max_eta_sharpness": eta * lam[:-1].max(),
-        "phase": phase,
-        "anomaly": anomaly,
-    }
-
-
 @pytest.fixture(scope="module")
 def eos_runs():
     runs = {k: eosdyn.simulate(record_every=k, **EOS) for k in (1, 2, 7, 1000)}
@@ -70,7 +43,7 @@ def test_tracker_matches_numpy_twin_every_step(eos_runs):
     ds = runs[1]
     T = EOS["steps"]
     states = replay.states_at(longer, np.arange(T + 2))  # the same trajectory, bit for bit
-    ref = twin(states, ds["data_s"].values, ds.attrs["n"], ds.attrs["m"], ds.attrs["eta"])
+    ref = twins.edge_track(states, ds["data_s"].values, ds.attrs["n"], ds.attrs["m"], ds.attrs["eta"])
     got = attrs_of(ds)
     for key in ("first_cross_step", "n_eos_excursions", "n_period2_flips", "n_anomalies", "phase_steps"):
         assert got[key] == ref[key], key

@@ -19,14 +19,16 @@ HERE = Path(__file__).resolve().parent
 
 
 def public_kernels() -> set[str]:
-    """``module.function`` for every public function defined in a public module of eosdyn.kernels."""
+    """``module.function`` for every public function defined in a public module of eosdyn.kernels
+    (classes are not kernels: the namedtuple bundles the kernels take compute nothing)."""
     out = set()
     for info in pkgutil.iter_modules(eosdyn.kernels.__path__):
         if info.name.startswith("_"):
             continue
         mod = importlib.import_module(f"eosdyn.kernels.{info.name}")
         for name, obj in vars(mod).items():
-            if not name.startswith("_") and callable(obj) and getattr(obj, "__module__", None) == mod.__name__:
+            if (not name.startswith("_") and callable(obj) and not isinstance(obj, type)
+                    and getattr(obj, "__module__", None) == mod.__name__):
                 out.add(f"{info.name}.{name}")
     return out
 

@@ -1,7 +1,8 @@
 """The one registry of numpy reference twins of eosdyn's kernels.
 
 Every public function of a module in ``eosdyn/kernels`` has an entry here (``tests/test_twins.py``
-fails otherwise, so a new kernel without a twin fails CI):
+fails otherwise, so a new kernel without a twin fails CI; classes, the namedtuple bundles the
+kernels take, are not kernels):
 
 * :func:`twin` ``("module.function", reference, "test_file.py::test_name", ...)``: ``reference``
   is a slow, obviously-correct numpy function defined in *this* file, written from the paper's
@@ -314,6 +315,195 @@ def top_eigpair(B):
     return ev[-1], V[:, -1]
 
 
+def inner(x, y):
+    """``x . y`` (numpy's dot)."""
+    return float(np.dot(x, y))
+
+
+def drift(B, prev):
+    """``||B - prev||_F`` (``inf`` when ``prev`` is not finite)."""
+    return float(np.linalg.norm(B - prev)) if np.isfinite(prev).all() else np.inf
+
+
+def finite(x):
+    """Every entry of ``x`` is finite."""
+    return bool(np.isfinite(x).all())
+
+
+def jacobi_rotation(T, Q, i, j):
+    """One Jacobi rotation by the textbook angle: ``R`` acts on rows ``i, j`` by ``(q_i, q_j) <-
+    (c q_i - s q_j, s q_i + c q_j)``, ``phi = arctan(2 T_ij / (T_jj - T_ii)) / 2`` (the smaller
+    angle, ``|phi| <= pi/4``) so that ``(R T R^T)_ij = 0``; returns ``(R T R^T, R Q)``."""
+    h = T[j, j] - T[i, i]
+    phi = 0.5 * np.arctan(2 * T[i, j] / h) if h != 0 else np.copysign(np.pi / 4, T[i, j])
+    R = np.eye(T.shape[0])
+    R[i, i] = R[j, j] = np.cos(phi)
+    R[i, j], R[j, i] = -np.sin(phi), np.sin(phi)
+    return R @ T @ R.T, R @ Q
+
+
+# =============================================================================================
+# references: the per-step edge tracker (phases, anomalies, excursions, flips)
+
+
+def edge_series(lam, a, sigma, eta):
+    """Every step's classification from the series ``Lambda(t)``, ``||A||^2(t)`` (t = 0..T+1 classify
+    steps 0..T), with the definitions of the tracker written out with numpy: phases I-IV by
+    ``Lambda > sigma`` and the sign of ``Delta Lambda`` (5: stationary, ``|Delta Lambda| <= 1e-9 sigma``),
+    anomalies (``sign Delta Lambda != sign Delta ||A||^2``), runs above ``sigma`` (excursions: >= 2
+    steps; flips: one step closed by a step below)."""
+    dl, da = np.diff(lam), np.diff(a)
+    above = lam[:-1] > sigma
+    phase = np.where(above, np.where(dl > 0, 2, 3), np.where(dl > 0, 1, 4))
+    stationary = np.abs(dl) <= 1e-9 * sigma
+    phase[stationary] = 5
+    anomaly = ~stationary & (np.sign(dl) != np.sign(da))
+    runs = "".join("1" if x else "0" for x in above).split("0")
+    closed = [True] * (len(runs) - 1) + [False]  # the last run is not followed by a step below
+    lengths = [(len(x), c) for x, c in zip(runs, closed, strict=True) if x]
+    return {
+        "first_cross_step": int(np.argmax(above)) if above.any() else -1,
+        "n_eos_excursions": sum(k >= 2 for k, _ in lengths),
+        "n_period2_flips": sum(k == 1 and c for k, c in lengths),
+        "n_anomalies": int(anomaly.sum()),
+        "phase_steps": tuple(int(x) for x in np.bincount(phase, minlength=6)),
+        "max_eta_sharpness": eta * lam[:-1].max(),
+        "phase": phase,
+        "anomaly": anomaly,
+    }
+
+
+def edge_track(states, s, n, m, eta):
+    """:func:`edge_series` of flat states ``[a, u, G.ravel()]`` (rows), ``Lambda`` from eigvalsh, edge ``2/eta``."""
+    r = s.size
+    a, G = states[:, 0], states[:, 1 + r:].reshape(-1, r, r)
+    K = (2 / n) * s[None, :, None] * ((a / m)[:, None, None] * np.eye(r) + G) * s[None, None, :]
+    return edge_series(np.linalg.eigvalsh(K)[:, -1], a, 2 / eta, eta)
+
+
+# =============================================================================================
+# references: optimizers beyond GD (the batch sequence, every optimizer's update rule, batch Hessians)
+#
+# * epoch_permutation, batch_indices: the documented batch sequence (splitmix64 counter stream
+#   keyed by ``(batch_seed, epoch)``, Fisher-Yates), in plain Python integers;
+# * train: every optimizer of eosdyn.optim on the parameters, written from the update rules;
+# * batch_hessian: the dense Hessian of a mini-batch loss, from the model's formulas.
+
+MASK = (1 << 64) - 1
+GOLDEN, M1, M2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+def mix(x: int) -> int:
+    x = ((x ^ (x >> 30)) * M1) & MASK
+    x = ((x ^ (x >> 27)) * M2) & MASK
+    return x ^ (x >> 31)
+
+
+def stream_key(seed: int, tag: int, i: int, j: int) -> int:
+    x = mix((seed + GOLDEN) & MASK)
+    x = mix(x ^ ((tag * GOLDEN) & MASK))
+    x = mix((x + i * M1) & MASK)
+    return mix((x + j * M2) & MASK)
+
+
+def fisher_yates_tail(state: int, perm: list, count: int) -> list:
+    n = len(perm)
+    for i in range(n - 1, max(n - count, 1) - 1, -1):
+        state = (state + GOLDEN) & MASK
+        u = (mix(state) >> 11) * 2.0**-53
+        j = min(int(u * (i + 1)), i)
+        perm[i], perm[j] = perm[j], perm[i]
+    return perm
+
+
+def epoch_permutation(seed: int, epoch: int, n: int) -> list:
+    return fisher_yates_tail(stream_key(seed, 1, epoch, 0), list(range(n)), n - 1)
+
+
+def batch_indices(t: int, seed: int, n: int, b: int) -> np.ndarray:
+    nb = n // b
+    e, k = divmod(t, nb)
+    return np.array(epoch_permutation(seed, e, n)[k * b:(k + 1) * b])
+
+
+def sample_subset(seed: int, t: int, k: int, n: int, b: int) -> np.ndarray:
+    return np.array(fisher_yates_tail(stream_key(seed, 2, t, k), list(range(n)), b)[n - b:])
+
+
+def gradient(A, W, X, Y, idx):
+    """Gradient of ``L_B = ||D_B||^2 / |B|`` at ``(A, W)``."""
+    m = A.size
+    XB = X[:, idx]
+    D = XB.T @ W.T @ A / np.sqrt(m) - Y[idx]
+    p = XB @ D
+    c = 2.0 / (len(idx) * np.sqrt(m))
+    return c * W @ p, c * np.outer(A, p)
+
+
+def train(A, W, X, Y, eta, steps, optimizer="gd", momentum=0.9, beta1=0.9, beta2=0.999, adam_eps=1e-8,
+          bias_correction=True, batch_size=None, batch_seed=0):
+    """Parameters ``(A, W)`` at steps ``0..steps`` of ``optimizer`` (eosdyn.optim's update rules)."""
+    n = X.shape[1]
+    A, W = A.copy(), W.copy()
+    vA, vW = np.zeros_like(A), np.zeros_like(W)        # velocity or first moment
+    sA, sW = np.zeros_like(A), np.zeros_like(W)        # second moment
+    out = [(A.copy(), W.copy())]
+    for t in range(steps):
+        idx = np.arange(n) if batch_size is None else batch_indices(t, batch_seed, n, batch_size)
+        if optimizer in ("momentum", "nesterov"):
+            gamma = momentum if optimizer == "nesterov" else 0.0
+            gA, gW = gradient(A + gamma * vA, W + gamma * vW, X, Y, idx)
+            vA, vW = momentum * vA - eta * gA, momentum * vW - eta * gW
+            A, W = A + vA, W + vW
+        elif optimizer in ("adam", "rmsprop"):
+            b1 = beta1 if optimizer == "adam" else 0.0
+            gA, gW = gradient(A, W, X, Y, idx)
+            vA, vW = b1 * vA + (1 - b1) * gA, b1 * vW + (1 - b1) * gW
+            sA, sW = beta2 * sA + (1 - beta2) * gA**2, beta2 * sW + (1 - beta2) * gW**2
+            k = t + 1
+            c1 = 1 - b1**k if bias_correction else 1.0
+            c2 = 1 - beta2**k if bias_correction else 1.0
+            A = A - eta * (vA / c1) / (np.sqrt(sA / c2) + adam_eps)
+            W = W - eta * (vW / c1) / (np.sqrt(sW / c2) + adam_eps)
+        else:
+            gA, gW = gradient(A, W, X, Y, idx)
+            A, W = A - eta * gA, W - eta * gW
+        out.append((A.copy(), W.copy()))
+    return out
+
+
+def batch_hessian(A, W, X, Y, idx):
+    """Dense Hessian of ``L_B`` over ``theta = [A, W.ravel()]``, from
+    ``H = (2/b) (J^T J + sum_j D_j grad^2 F_j)`` with ``F_j = A^T W x_j / sqrt(m)``."""
+    m, d = W.shape
+    b = len(idx)
+    XB = X[:, idx]
+    D = XB.T @ W.T @ A / np.sqrt(m) - Y[idx]
+    N = m * (d + 1)
+    H = np.zeros((N, N))
+    for j in range(b):
+        x = XB[:, j]
+        Jj = np.concatenate([W @ x, np.outer(A, x).ravel()]) / np.sqrt(m)
+        H += np.outer(Jj, Jj)
+        Fjj = np.zeros((N, N))   # d^2 F_j / dA_i dW_ik = x_k / sqrt(m)
+        for i in range(m):
+            Fjj[i, m + i * d:m + (i + 1) * d] = x / np.sqrt(m)
+        H += D[j] * (Fjj + Fjj.T)
+    return 2.0 / b * H
+
+
+def momentum_state(A, W, B, Om, U):
+    """The momentum map's state ``(sc, vv, MM)`` of parameters ``(A, W)`` with velocity ``(B, Omega)``,
+    from the definitions (``eosdyn.kernels.momentum_numba``): ``sc = [a, ab, bb]``, ``vv = [u, ub, wa,
+    wb]``, ``MM = [G, H, K]`` (``WU``, ``Omega U`` and inner products over the m units)."""
+    sm = np.sqrt(A.size)
+    WU, OU = W @ U, Om @ U
+    sc = np.array([A @ A, A @ B, B @ B])
+    vv = np.array([WU.T @ A, WU.T @ B, OU.T @ A, OU.T @ B]) / sm
+    MM = np.array([WU.T @ WU, WU.T @ OU, OU.T @ OU]) / A.size
+    return sc, vv, MM
+
+
 # =============================================================================================
 # the registry
 
@@ -347,26 +537,34 @@ def plumbing(kernel, why, *tests):
     TWINS[kernel] = Twin(kernel, None, tests, why=why)
 
 
+KT = "test_kernel_twins.py::"
 # ---- reduced map, flow velocity, batch cells -------------------------------------------------
 twin("reduced_numba.step", reduced_map, "test_engines.py::test_reduced_kernel_step_matches_numpy_twin")
-twin("reduced_numba.residual_terms", residual_terms, "test_kernel_twins.py::test_residual_and_gradient_terms")
-twin("reduced_numba.gradient_terms", residual_terms, "test_kernel_twins.py::test_residual_and_gradient_terms")
-twin("reduced_numba.velocity", flow_velocity, "test_kernel_twins.py::test_velocity_and_flow_rhs")
-twin("reduced_numba.run", gd_params, "test_engines.py::test_engine_matches_numpy_parameter_gd",
-     via="eosdyn.simulate(engine='reduced')")
-twin("batch_numba.gram", gram, "test_kernel_twins.py::test_gram_and_above_edge")
-twin("batch_numba.above_edge", above_edge, "test_kernel_twins.py::test_gram_and_above_edge")
+twin("reduced_numba.residual_terms", residual_terms, KT + "test_residual_and_gradient_terms")
+twin("reduced_numba.gradient_terms", residual_terms, KT + "test_residual_and_gradient_terms")
+twin("reduced_numba.velocity", flow_velocity, KT + "test_velocity_and_flow_rhs")
+plumbing("reduced_numba.model", "packs the reduced state, data and workspaces for the recording loop",
+         "test_engines.py::test_engine_matches_numpy_parameter_gd")
 twin("batch_numba.run_cell", batch_cell, "test_scan.py::test_batch_kernel_matches_numpy_twin",
      via="analysis.scan.run_batch")
 twin("batch_numba.run_cells", batch_cell, "test_scan.py::test_batch_kernel_matches_numpy_twin",
      via="analysis.scan.run_batch")
-twin("batch_numba.run_cells_parallel", batch_cell, "test_kernel_twins.py::test_parallel_and_chained_cells")
-twin("batch_numba.run_chain", batch_cell, "test_kernel_twins.py::test_parallel_and_chained_cells")
+twin("batch_numba.run_cells_parallel", batch_cell, KT + "test_parallel_and_chained_cells")
+twin("batch_numba.run_chain", batch_cell, KT + "test_parallel_and_chained_cells")
+# ---- the per-step edge tracker ------------------------------------------------------------------
+twin("edge_numba.gram", gram, KT + "test_gram_and_above_edge")
+twin("edge_numba.above", above_edge, KT + "test_gram_and_above_edge")
+twin("edge_numba.sharpness", gram, KT + "test_gram_and_above_edge")
+twin("edge_numba.observe", above_edge, KT + "test_gram_and_above_edge")
+plumbing("edge_numba.edge_work", "allocates the tracker's workspace", KT + "test_gram_and_above_edge")
+plumbing("edge_numba.track_arrays", "allocates the tracker's state", KT + "test_edge_tracker_bookkeeping")
+for _k in ("edge_run", "enter", "finalise", "finalise_unknown", "cache_next", "have_next", "flush_window"):
+    twin(f"edge_numba.{_k}", edge_series, KT + "test_edge_tracker_bookkeeping")
 # ---- tangent map -------------------------------------------------------------------------------
 twin("tangent_numba.jvp", jvp, "test_tangent_lyapunov.py::test_jvp_matches_numpy_twin_and_central_differences")
-twin("tangent_numba.tangent_norms", tangent_norms, "test_kernel_twins.py::test_tangent_helpers")
-twin("tangent_numba.scale_tangent", tangent_norms, "test_kernel_twins.py::test_tangent_helpers")
-twin("tangent_numba.to_quotient", quotient, "test_kernel_twins.py::test_tangent_helpers")
+twin("tangent_numba.tangent_norms", tangent_norms, KT + "test_tangent_helpers")
+twin("tangent_numba.scale_tangent", tangent_norms, KT + "test_tangent_helpers")
+twin("tangent_numba.to_quotient", quotient, KT + "test_tangent_helpers")
 # ---- diagnostics, Hessian, replay ----------------------------------------------------------------
 twin("diagnostics_numba.diagnose", reduced_diagnostics, "test_diagnostics_kernel.py::test_diagnose_matches_numpy")
 twin("diagnostics_numba.state_is_finite", reduced_diagnostics,
@@ -388,49 +586,107 @@ twin("check_numba.map_states_at", reduced_map,
 twin("check_numba.derive", diagnostics, "test_check.py::test_replayed_series_match_numpy_twin",
      via="analysis.replay.per_step")
 # ---- parameter-space GD ----------------------------------------------------------------------------
-for _k in ("step", "residual", "fused_rows", "dot4", "refresh", "run"):
+for _k in ("step", "residual", "fused_rows", "dot4", "refresh"):
     twin(f"full_numba.{_k}", gd_params, "test_engines.py::test_engine_matches_numpy_parameter_gd",
-         "test_kernel_twins.py::test_full_engine_long_run_matches_numpy_gd", via="eosdyn.simulate(engine='full')")
-twin("full_numba.stats", statistics, "test_kernel_twins.py::test_full_engine_long_run_matches_numpy_gd",
-     via="eosdyn.simulate(engine='full')")
+         KT + "test_full_engine_long_run_matches_numpy_gd", via="eosdyn.simulate(engine='full')")
+twin("full_numba.stats", statistics, KT + "test_full_engine_long_run_matches_numpy_gd")
 twin("full_numba.full_diagnose", diagnostics, "test_engines.py::test_engine_matches_numpy_parameter_gd",
      via="eosdyn.simulate(engine='full')")
-plumbing("full_numba.scratch", "allocates the full engine's work arrays",
+plumbing("full_numba.model", "packs the parameters, data and scratch for the recording loop",
          "test_engines.py::test_engine_matches_numpy_parameter_gd")
 # ---- gradient flow -------------------------------------------------------------------------------
-twin("flow_numba.rhs", flow_velocity, "test_kernel_twins.py::test_velocity_and_flow_rhs")
+twin("flow_numba.rhs", flow_velocity, KT + "test_velocity_and_flow_rhs")
 twin("flow_numba.jacobian", flow_velocity, "test_flow.py::test_exact_jacobians_match_finite_differences",
      marker="Jfd")
 twin("flow_numba.jacobian_coo", flow_velocity, "test_flow.py::test_exact_jacobians_match_finite_differences",
      marker="Jfd")
 twin("flow_numba.jacobian_nnz", flow_velocity, "test_flow.py::test_exact_jacobians_match_finite_differences",
      marker="jacobian_nnz")
-twin("flow_numba.reducible_loss", residual_terms, "test_kernel_twins.py::test_flow_state_helpers")
-twin("flow_numba.sharpness", gram, "test_kernel_twins.py::test_flow_state_helpers")
-twin("flow_numba.state_ok", residual_terms, "test_kernel_twins.py::test_flow_state_helpers")
-twin("flow_numba.diagnose_states", reduced_diagnostics, "test_kernel_twins.py::test_flow_state_helpers")
-plumbing("flow_numba.pack", "copies (a, u, G) into the flat state", "test_kernel_twins.py::test_flow_state_helpers")
-plumbing("flow_numba.unpack", "copies the flat state into (a, u, G)", "test_kernel_twins.py::test_flow_state_helpers")
+twin("flow_numba.reducible_loss", residual_terms, KT + "test_flow_state_helpers")
+twin("flow_numba.sharpness", gram, KT + "test_flow_state_helpers")
+twin("flow_numba.state_ok", residual_terms, KT + "test_flow_state_helpers")
+twin("flow_numba.all_finite", finite, KT + "test_flow_state_helpers")
+plumbing("flow_numba.pack", "copies (a, u, G) into the flat state", KT + "test_flow_state_helpers")
+plumbing("flow_numba.unpack", "copies the flat state into (a, u, G)", KT + "test_flow_state_helpers")
+plumbing("flow_numba.states_model", "wraps the solver's sampled states for the recording loop",
+         "test_flow.py::test_record_contract_is_independent_of_chunking")
 # ---- recording (one contract for every engine) --------------------------------------------------------
+twin("record_numba.run", edge_track, "test_summaries.py::test_tracker_matches_numpy_twin_every_step",
+     via="eosdyn.simulate")
 plumbing("record_numba.classify", "the stop rule (diverged / converged / max_steps)",
          "test_api.py::test_divergence_is_a_status", "test_api.py::test_convergence_stops_early")
+plumbing("record_numba.fold_loss", "folds the loss into the row's window extremes",
+         "test_api.py::test_strided_recording_matches_every_step")
 plumbing("record_numba.write_row", "writes a diagnostics row", "test_engines.py::test_chunking_does_not_change_results")
 plumbing("record_numba.write_next", "writes the successor columns of a row",
          "test_engines.py::test_chunking_does_not_change_results")
-plumbing("record_numba.finish", "writes the status vector", "test_engines.py::test_chunking_does_not_change_results")
-# ---- symmetric eigen kernels (to be replaced by one eigen module) ------------------------------------
-twin("eig_numba.sym_eigvals", eigvalsh, "test_eig_kernels.py::test_sym_eigvals_random", marker="eigvalsh")
-twin("eig_numba.top_eigvec", top_eigpair, "test_eig_kernels.py::test_top_eigvec_random", marker="eigh")
-twin("eig_numba.max_eigval_warm", eigvalsh, "test_eig_kernels.py::test_max_eigval_warm_random", marker="eigh")
-twin("sturm_numba.tridiagonal", eigvalsh, "test_sturm_kernels.py::test_top_two_and_counts_match_eigvalsh",
-     marker="eigvalsh")
-twin("sturm_numba.count_below", eigvalsh, "test_sturm_kernels.py::test_top_two_and_counts_match_eigvalsh",
-     marker="eigvalsh")
-twin("sturm_numba.bisect", eigvalsh, "test_sturm_kernels.py::test_top_two_and_counts_match_eigvalsh",
-     marker="eigvalsh", via="sturm_numba.top_two")
-twin("sturm_numba.top_two", eigvalsh, "test_sturm_kernels.py::test_top_two_and_counts_match_eigvalsh",
-     marker="eigvalsh")
-twin("sturm_numba.top_eigvec_shifted", top_eigpair, "test_sturm_kernels.py::test_top_eigvec_shifted_matches_eigh",
-     marker="eigh")
-twin("sturm_numba.max_eig_certified", eigvalsh, "test_sturm_kernels.py::test_max_eig_certified_is_right_or_declines",
-     marker="eigh")
+plumbing("record_numba.register", "registers an engine's hooks",
+         "test_engines.py::test_chunking_does_not_change_results")
+plumbing("record_numba.no_extras", "the default no-op hook", "test_engines.py::test_chunking_does_not_change_results")
+for _k in ("classify", "diagnose", "edge", "step", "copy", "extras"):
+    plumbing(f"record_numba.h_{_k}", "a stub resolved at compile time to the engine's hook (numba overload)",
+             "test_engines.py::test_chunking_does_not_change_results")
+# ---- the eigen contract (LAPACK is the twin) -----------------------------------------------------------
+EK = "test_eigen_kernels.py::"
+twin("eigen_numba.top_pairs", top_eigpair, EK + "test_top_pairs_match_eigh_cold_and_warm",
+     EK + "test_warm_sequence_stays_certified_and_cheap", marker="eigh")
+twin("eigen_numba.all_pairs", top_eigpair, EK + "test_all_pairs_is_a_full_eigendecomposition", marker="eigvalsh")
+twin("eigen_dense_numba.sym_eigvals", eigvalsh, EK + "test_sym_eigvals_matches_eigvalsh", marker="eigvalsh",
+     via="eigen_numba.sym_eigvals")
+twin("eigen_dense_numba.exceeds", eigvalsh, EK + "test_exceeds_is_the_inertia_of_sigma_minus_B", marker="eigvalsh",
+     via="eigen_numba.exceeds")
+twin("eigen_dense_numba.rotate", jacobi_rotation, KT + "test_jacobi_rotation_and_sweeps")
+twin("eigen_dense_numba.jacobi", eigvalsh, KT + "test_jacobi_rotation_and_sweeps")
+twin("eigen_dense_numba.dot", inner, KT + "test_jacobi_rotation_and_sweeps")
+twin("eigen_base_numba.frobenius_drift", drift, KT + "test_jacobi_rotation_and_sweeps")
+twin("eigen_base_numba.is_finite", finite, KT + "test_flow_state_helpers")
+plumbing("eigen_base_numba.work", "allocates top_pairs' workspace", EK + "test_top_pairs_match_eigh_cold_and_warm")
+plumbing("eigen_base_numba.new_work", "allocates top_pairs' workspace inside a kernel",
+         KT + "test_optimizer_cells_match_numpy_training")
+# ---- the central flow: third derivatives against the dense Hessian and finite differences -----------
+CF = "test_central_flow_kernels.py::"
+for _k in ("edge_terms", "edge_rates", "edge_infos", "top_pair", "next_eigenvalue", "compress", "to_T", "third_K",
+           "grad_K", "inner", "state_rate", "param_vector"):
+    twin(f"third_numba.{_k}", dense_hessian, CF + "test_sharpness_gradient_and_rate_against_dense_parameter_space")
+for _k in ("spectrum", "cluster_terms", "cluster_gram", "cluster_rate"):
+    twin(f"third_numba.{_k}", dense_hessian, CF + "test_two_eigenvectors_mixed_third_derivatives_and_rate")
+plumbing("third_numba.workspace", "allocates the central flow's scratch",
+         CF + "test_sharpness_gradient_and_rate_against_dense_parameter_space")
+plumbing("third_numba.args", "orders the scratch as the kernels take it",
+         CF + "test_sharpness_gradient_and_rate_against_dense_parameter_space")
+# ---- optimizers: the batch sequence, SGD, heavy ball / Nesterov, Adam / RMSProp ----------------------
+OP = "test_optim.py::"
+for _k in ("mix", "stream_key", "next_uniform", "shuffle_prefix", "epoch_permutation", "batch_start",
+           "random_subset"):
+    twin(f"sgd_numba.{_k}", epoch_permutation, OP + "test_batch_sequence_matches_python_twin_and_partitions_each_epoch")
+for _k in ("residual_delta", "batch_gradient"):
+    twin(f"sgd_numba.{_k}", train, OP + "test_momentum_and_sgd_engines_match_numpy_twin",
+         KT + "test_momentum_step_matches_numpy_training", via="eosdyn.simulate(batch_size=...)")
+twin("sgd_numba.directional_curvature", batch_hessian, OP + "test_directional_curvature_matches_dense_batch_hessian",
+     OP + "test_recorded_batch_columns_match_twin")
+twin("sgd_numba.batch_sharpness", batch_hessian, OP + "test_batch_sharpness_is_the_mean_over_sampled_subsets",
+     OP + "test_recorded_batch_columns_match_twin")
+twin("sgd_numba.finite_state", finite, KT + "test_flow_state_helpers")
+twin("momentum_numba.step", train, KT + "test_momentum_step_matches_numpy_training",
+     OP + "test_momentum_and_sgd_engines_match_numpy_twin", via="eosdyn.simulate(optimizer='momentum')")
+twin("momentum_numba.velocity_norm2", momentum_state, KT + "test_momentum_step_matches_numpy_training")
+plumbing("momentum_numba.model", "packs the momentum state for the recording loop",
+         OP + "test_momentum_and_sgd_engines_match_numpy_twin")
+for _k in ("run_cell", "run_cells", "run_cells_parallel", "run_chain"):
+    twin(f"optim_cells_numba.{_k}", train, KT + "test_optimizer_cells_match_numpy_training")
+for _k in ("step", "update", "bias_factors", "gradient_vector", "initial_h"):
+    twin(f"full_optim_numba.{_k}", train, OP + "test_adaptive_full_engine_matches_numpy_twin",
+         OP + "test_momentum_and_sgd_engines_match_numpy_twin", via="eosdyn.simulate(engine='full', optimizer=...)")
+twin("full_optim_numba.full_loss", loss_grad, KT + "test_full_optim_helpers")
+twin("full_optim_numba.statistics", statistics, KT + "test_full_optim_helpers")
+twin("full_optim_numba.diagnose_params", diagnostics, OP + "test_adaptive_full_engine_matches_numpy_twin",
+     via="eosdyn.simulate(engine='full', optimizer=...)")
+twin("full_optim_numba.extras", train, OP + "test_recorded_batch_columns_match_twin",
+     OP + "test_velocity_norm_matches_twin", via="eosdyn.simulate(engine='full', ...)")
+plumbing("full_optim_numba.model", "packs the parameters and buffers for the recording loop",
+         OP + "test_adaptive_full_engine_matches_numpy_twin")
+for _k in ("full_residual_vector", "secular_setup", "secular_matrix", "scaled_hvp"):
+    twin(f"precond_numba.{_k}", batch_hessian, OP + "test_preconditioned_sharpness_is_the_generalized_eigenvalue",
+         via="optim.precond.preconditioned_sharpness(_lanczos)")
+twin("precond_numba.inverse_sqrt_preconditioner", batch_hessian, OP + "test_adam_preconditioner_of_the_recorded_step",
+     via="eosdyn.simulate(optimizer='adam')")
