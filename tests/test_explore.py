@@ -108,8 +108,9 @@ def test_runner_reports_results_and_errors(tmp_path):
 # --- what the page draws ----------------------------------------------------------------------
 
 
-def _bands_reference(steps, phase, bins):
-    """Group majority phase (smallest on ties) by an explicit loop, then merge equal neighbours."""
+def _bands_reference(steps, phase, bins, weights=None):
+    """Group majority phase (smallest on ties) by an explicit loop, then merge equal neighbours;
+    with ``weights`` (rows x 6 step counts per phase code), the majority of the groups' steps."""
     n = len(phase)
     if n > bins:
         edges = [int(v) for v in np.linspace(0, n, bins + 1)]
@@ -118,7 +119,10 @@ def _bands_reference(steps, phase, bins):
         groups = [(i, i + 1) for i in range(n)]
     items = []
     for a, b in groups:
-        counts = [int(np.sum(phase[a:b] == k)) for k in range(5)]
+        if weights is None:
+            counts = [int(np.sum(phase[a:b] == k)) for k in range(6)]
+        else:
+            counts = [sum(float(weights[i][k]) for i in range(a, b)) for k in range(6)]
         right = steps[b] if b < n else steps[-1] + 1
         items.append([steps[a], right, counts.index(max(counts))])
     merged = []
@@ -131,15 +135,37 @@ def _bands_reference(steps, phase, bins):
 
 
 @pytest.mark.parametrize("n, bins, seed", [(50, 100, 0), (1000, 37, 1), (5000, 800, 2), (7, 3, 3)])
-def test_phase_bands_match_reference(n, bins, seed):
+@pytest.mark.parametrize("weighted", [False, True])
+def test_phase_bands_match_reference(n, bins, seed, weighted):
     rng = np.random.default_rng(seed)
     steps = np.sort(rng.choice(10 * n, size=n, replace=False))
-    phase = np.repeat(rng.integers(0, 5, size=n // 3 + 1), 3)[:n]  # runs, and some alternation
-    got = M.phase_bands(steps, phase, bins)
+    phase = np.repeat(rng.integers(0, 6, size=n // 3 + 1), 3)[:n]  # runs, and some alternation
+    weights = rng.integers(0, 4, size=(n, 6)).astype(float) if weighted else None
+    got = M.phase_bands(steps, phase, bins, weights)
     triples = list(zip(got["left"], got["right"], got["phase"], strict=True))
-    assert [tuple(int(v) for v in t) for t in triples] == _bands_reference(steps, phase, bins)
+    assert [tuple(int(v) for v in t) for t in triples] == _bands_reference(steps, phase, bins, weights)
     assert got["color"] == [PHASE_COLOURS[int(k)] for k in got["phase"]]
     assert len(triples) <= bins
+
+
+def test_run_bands_shade_what_the_windows_held():
+    """Strided runs are shaded by what each row's window held (counted here from a stride-1 run),
+    not by the recorded step's own phase, which aliases a period-2 flip; a lazy run's flat
+    sharpness is shaded stationary, not sharpening."""
+    every = eosdyn.simulate(eta=0.05, steps=4000, record_every=1)
+    phase1 = every["phase"].values
+    for stride in (2, 4):
+        ds = eosdyn.simulate(eta=0.05, steps=4000, record_every=stride)
+        steps = ds["step"].values
+        # each row's window (previous recorded step, this step], counted from the stride-1 run
+        weights = [[int(np.sum(phase1[(steps[i - 1] + 1 if i else 0):s + 1] == k)) for k in range(6)]
+                   for i, s in enumerate(steps)]
+        want = _bands_reference(steps, ds["phase"].values, M.PHASE_BINS, weights)
+        assert want != _bands_reference(steps, ds["phase"].values, M.PHASE_BINS)   # windows matter here
+        got = M.run_bands(ds)
+        assert [tuple(int(v) for v in t) for t in zip(got["left"], got["right"], got["phase"], strict=True)] == want
+    lazy = eosdyn.simulate(eosdyn.load_scenario("scenarios/lazy-wide.toml"), steps=2000)
+    assert set(M.run_bands(lazy)["phase"]) <= {5} and 5 in set(lazy["phase"].values)
 
 
 @pytest.mark.parametrize("size, columns, seed", [(10_000, 300, 0), (4001, 2000, 1), (100, 20, 2), (50, 30, 3)])

@@ -57,7 +57,7 @@ def status_html(level: str, text: str, ident: str = "status") -> str:
 
 def legend_html() -> str:
     boxes = "".join(f'<span style="background:{PHASE_COLOURS[k]};padding:1px 6px;margin-right:6px">'
-                    f"{html.escape(PHASE_NAMES[k])}</span>" for k in (1, 2, 3, 4))
+                    f"{html.escape(PHASE_NAMES[k])}</span>" for k in (1, 2, 3, 4, 5))
     return f'<div style="font-size:12px">phases: {boxes}</div>'
 
 

@@ -21,6 +21,7 @@ import xarray as xr
 from ..analysis.summary import summarize
 from ..api import build_problem, run_problem
 from ..errors import EosdynError, ParameterError, TargetExistsError
+from ..kernels.layout import NPHASE
 from ..io import files as io
 from ..model.params import Params, make_params
 from ..plot.common import PHASE_COLOURS, PHASE_LINES
@@ -197,26 +198,33 @@ def series(ds: xr.Dataset, columns: int = COLUMNS) -> dict:
     return out
 
 
-def phase_bands(steps: np.ndarray, phase: np.ndarray, bins: int = PHASE_BINS) -> dict:
+def phase_bands(steps: np.ndarray, phase: np.ndarray, bins: int = PHASE_BINS,
+                weights: np.ndarray | None = None) -> dict:
     """Background bands ``left``, ``right``, ``phase``, ``color``: runs of constant phase.
 
-    With more than ``bins`` recorded steps, the steps are cut into ``bins`` consecutive groups and
-    each group takes its most frequent phase (ties: the smaller number) before equal neighbours
-    merge, so fast alternations (phases II/III at every step) stay at most ``bins`` bands. Step
-    ``k`` covers ``[k, next recorded step)``; phase 0 (unknown) gets no band.
+    ``weights`` (rows x phase codes 0-5, optional): how many steps of each phase the row's window
+    held (``window_phase_fraction * window_steps`` of a run), so a strided row is shaded by what
+    its whole window did, not by its own step's phase (a period-2 orbit recorded at an even stride
+    is not drawn as one phase). Without it each row counts once for its own ``phase``.
+    With more than ``bins`` rows, the rows are cut into ``bins`` consecutive groups; each group (or
+    row) takes its most frequent phase (ties: the smaller code) before equal neighbours merge, so
+    fast alternations stay at most ``bins`` bands. Step ``k`` covers ``[k, next recorded step)``;
+    phase 0 (unknown) gets no band.
     """
     steps, phase = np.asarray(steps), np.asarray(phase, dtype=np.int64)
     n = phase.size
     if n == 0:
         return {"left": [], "right": [], "phase": [], "color": []}
+    if weights is None:
+        weights = np.zeros((n, NPHASE))
+        weights[np.arange(n), phase] = 1.0
+    weights = np.nan_to_num(np.asarray(weights, dtype=np.float64))
     if n > bins:
         starts = np.linspace(0, n, bins + 1).astype(np.int64)[:-1]
-        group = np.repeat(np.arange(bins), np.diff(np.append(starts, n)))
-        counts = np.zeros((bins, 5), dtype=np.int64)
-        np.add.at(counts, (group, phase), 1)
-        ph = counts.argmax(axis=1)
+        counts = np.add.reduceat(weights, starts, axis=0)
     else:
-        starts, ph = np.arange(n), phase
+        starts, counts = np.arange(n), weights
+    ph = counts.argmax(axis=1)
     ends = np.append(steps[starts[1:]], steps[-1] + 1)
     first = np.flatnonzero(np.diff(ph, prepend=-1) != 0)
     last = np.append(first[1:], ph.size) - 1
@@ -224,6 +232,14 @@ def phase_bands(steps: np.ndarray, phase: np.ndarray, bins: int = PHASE_BINS) ->
     left, right, kept = steps[starts[first]][keep], ends[last][keep], ph[first][keep]
     return {"left": left, "right": right, "phase": kept,
             "color": [PHASE_COLOURS[int(k)] for k in kept]}
+
+
+def run_bands(ds: xr.Dataset, bins: int = PHASE_BINS) -> dict:
+    """:func:`phase_bands` of a run, weighted by its windows' phase counts when it has them."""
+    weights = None
+    if "window_phase_fraction" in ds and "window_steps" in ds:
+        weights = ds["window_phase_fraction"].values * ds["window_steps"].values[:, None]
+    return phase_bands(ds["step"].values, ds["phase"].values, bins, weights)
 
 
 def portrait(ds: xr.Dataset, var: str, start: int = 0, max_points: int = PORTRAIT_POINTS) -> dict:
@@ -247,7 +263,7 @@ def run_view(ds: xr.Dataset) -> dict:
     """Everything the run panel shows, computed off the server's event loop."""
     summary = summarize(ds)
     starts = {"all": 0, "eos": summary["first_cross_step"] or 0}
-    return {"ds": ds, "series": series(ds), "bands": phase_bands(ds["step"].values, ds["phase"].values),
+    return {"ds": ds, "series": series(ds), "bands": run_bands(ds),
             "portrait": {(var, w): portrait(ds, var, starts[w]) for var in PORTRAITS for w in WINDOWS},
             "summary": summary}
 
