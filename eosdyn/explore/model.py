@@ -21,8 +21,8 @@ import xarray as xr
 from ..analysis.summary import summarize
 from ..api import build_problem, run_problem
 from ..errors import EosdynError, ParameterError, TargetExistsError
-from ..kernels.layout import NPHASE
 from ..io import files as io
+from ..kernels.layout import NPHASE
 from ..model.params import Params, make_params
 from ..plot.common import PHASE_COLOURS, PHASE_LINES
 
