@@ -56,15 +56,26 @@ def decimate(x: np.ndarray, y: np.ndarray, columns: int = 2000):
     if x.size <= 2 * columns:
         return x, y
     edges = np.linspace(0, x.size, columns + 1).astype(int)
-    keep = []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        seg = y[lo:hi]
-        if not np.isfinite(seg).any():
-            continue
-        i, j = np.nanargmin(seg) + lo, np.nanargmax(seg) + lo
-        keep.extend(sorted({i, j}))
-    keep = np.asarray(keep, dtype=int)
+    starts = edges[:-1]
+    seg = np.repeat(np.arange(columns), np.diff(edges))  # the column of every point
+    finite = np.isfinite(y)
+    lo_y, hi_y = np.where(finite, y, np.inf), np.where(finite, y, -np.inf)
+    lo, hi = np.minimum.reduceat(lo_y, starts), np.maximum.reduceat(hi_y, starts)
+    # first index of each column's minimum and maximum (as nanargmin / nanargmax pick them)
+    i = _first_per_column(seg, finite & (lo_y == lo[seg]), columns)
+    j = _first_per_column(seg, finite & (hi_y == hi[seg]), columns)
+    ok = np.isfinite(lo)  # columns with at least one finite value
+    keep = np.unique(np.concatenate([i[ok], j[ok]]))  # sorted: in step order, each index once
     return x[keep], y[keep]
+
+
+def _first_per_column(seg: np.ndarray, hit: np.ndarray, columns: int) -> np.ndarray:
+    """Index of the first ``hit`` in each column (-1 where none)."""
+    first = np.full(columns, -1)
+    idx = np.flatnonzero(hit)
+    cols, pos = np.unique(seg[idx], return_index=True)
+    first[cols] = idx[pos]
+    return first
 
 
 def phase_spans(steps: np.ndarray, phase: np.ndarray):

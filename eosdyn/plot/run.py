@@ -285,7 +285,7 @@ def plot_decomposition(ds: xr.Dataset, path, window=None) -> Plot:
     ds = select(ds, window)
     plot = Plot(p, "decomposition")
     n, steps = float(ds.attrs["n"]), ds["step"].values
-    fig = new_figure(9, 4.2)
+    fig = new_figure(9, 5.0)
     ax = fig.subplots()
     parts = np.concatenate([ds["loss"].values, ds["R_norm2"].values / n])
     low, high = np.nanmin(parts), np.nanmax(parts)
@@ -307,9 +307,8 @@ def plot_decomposition(ds: xr.Dataset, path, window=None) -> Plot:
     shade_phases(ax, ds)
     step_axis(ax)
     ax.set_ylabel("loss and its parts")
-    ax.legend(handles=ax.get_legend_handles_labels()[0] + phase_handles(present=phases_present(ds)),
-              loc="lower left",
-              fontsize=8, ncol=2, framealpha=0.9)
+    fig.legend(handles=ax.get_legend_handles_labels()[0] + phase_handles(present=phases_present(ds)),
+               loc="outside lower center", fontsize=8, ncol=4, frameon=False)  # the floor stays visible
     ax.set_title(f"Loss decomposition (Fig. 3b): {describe(ds)}", fontsize=10)
     return Plot(save(fig, p), plot.kind, plot.data)
 
