@@ -376,7 +376,7 @@ def step_axis(ax, label: str = "GD step t") -> None:
     from matplotlib.ticker import MaxNLocator
 
     ax.set_xlabel(label)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
 
 
 # --- Figure 1: time series ------------------------------------------------------------------
