@@ -58,13 +58,13 @@ def decimate(x: np.ndarray, y: np.ndarray, columns: int = 2000):
     edges = np.linspace(0, x.size, columns + 1).astype(int)
     starts = edges[:-1]
     seg = np.repeat(np.arange(columns), np.diff(edges))  # the column of every point
-    finite = np.isfinite(y)
-    lo_y, hi_y = np.where(finite, y, np.inf), np.where(finite, y, -np.inf)
+    valid = ~np.isnan(y)  # +-inf are extremes like any value (nanargmin / nanargmax)
+    lo_y, hi_y = np.where(valid, y, np.inf), np.where(valid, y, -np.inf)
     lo, hi = np.minimum.reduceat(lo_y, starts), np.maximum.reduceat(hi_y, starts)
     # first index of each column's minimum and maximum (as nanargmin / nanargmax pick them)
-    i = _first_per_column(seg, finite & (lo_y == lo[seg]), columns)
-    j = _first_per_column(seg, finite & (hi_y == hi[seg]), columns)
-    ok = np.isfinite(lo)  # columns with at least one finite value
+    i = _first_per_column(seg, valid & (lo_y == lo[seg]), columns)
+    j = _first_per_column(seg, valid & (hi_y == hi[seg]), columns)
+    ok = np.maximum.reduceat(np.isfinite(y), starts)  # columns with at least one finite value
     keep = np.unique(np.concatenate([i[ok], j[ok]]))  # sorted: in step order, each index once
     return x[keep], y[keep]
 
