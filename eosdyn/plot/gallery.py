@@ -12,13 +12,16 @@ are the rest of the file, read by :func:`eosdyn.model.scenario.load_scenario`)::
 
 Without the table a scenario is drawn as a ``timeseries`` (Figure 1). The figure file is
 ``OUT_DIR/<scenario file stem>.png``. Runs are deterministic (seeded) and shared between
-scenarios with equal parameters; figures are written without timestamps, so rebuilding gives
-the same files.
+scenarios with equal parameters (the scenario's name aside); figures are written without
+timestamps, so rebuilding gives the same files. The orbit diagrams, the longest to compute, are
+computed on background threads (their numba kernels release the GIL) while the other figures
+are drawn, and drawn last.
 """
 
 from __future__ import annotations
 
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,9 +100,10 @@ class RunCache:
         self.runs: dict[Params, object] = {}
 
     def get(self, params: Params):
-        if params not in self.runs:
-            self.runs[params] = simulate(params, progress=self.progress)
-        return self.runs[params]
+        key = params.replace(name="custom")  # the scenario's name labels the run, it does not change it
+        if key not in self.runs:
+            self.runs[key] = simulate(params, progress=self.progress)
+        return self.runs[key]
 
 
 def build(scenarios="scenarios", out_dir="figures", fmt: str = "png", only=None, progress=False,
@@ -123,20 +127,28 @@ def build(scenarios="scenarios", out_dir="figures", fmt: str = "png", only=None,
             raise EosdynError(f"no scenario {missing[0]!r} in {str(src)!r}")
         files = [f for f in files if f.stem in set(only)]
     cache, written = RunCache(progress), []
-    for f in files:
-        spec = read_figure(f)
-        target = out / f"{f.stem}.{fmt}"
-        if draw(spec, target, cache, echo):
-            written.append(target)
-            echo(f"{target}  ({spec.kind}) {spec.caption}".rstrip())
-    return written
+    specs = [(f, read_figure(f)) for f in files]
+    heavy = [(f, spec) for f, spec in specs if spec.kind == "bifurcation"]
+    pool = ThreadPoolExecutor(max_workers=max(1, len(heavy)), thread_name_prefix="eosdyn-orbit")
+    orbits = {f: pool.submit(_orbit_data, spec, progress) for f, spec in heavy}
+    try:
+        for f, spec in [(f, spec) for f, spec in specs if f not in orbits] + heavy:
+            target = out / f"{f.stem}.{fmt}"
+            if draw(spec, target, cache, echo, orbits.get(f)):
+                written.append(target)
+                echo(f"{target}  ({spec.kind}) {spec.caption}".rstrip())
+    finally:  # on an error, orbit diagrams not started yet are not started
+        pool.shutdown(wait=False, cancel_futures=True)
+    return sorted(written)
 
 
-def draw(spec: FigureSpec, target: Path, cache: RunCache, echo=print) -> bool:
-    """Draw one scenario's figure; False (with a note) when it cannot be drawn here."""
+def draw(spec: FigureSpec, target: Path, cache: RunCache, echo=print, orbit=None) -> bool:
+    """Draw one scenario's figure; False (with a note) when it cannot be drawn here.
+
+    ``orbit``: for kind ``bifurcation``, a future of :func:`_orbit_data` already under way."""
     params = load_scenario(spec.scenario)
     if spec.kind == "bifurcation":
-        return _bifurcation(spec, params, target, echo, cache.progress)
+        return _bifurcation(spec, target, echo, orbit.result() if orbit else _orbit_data(spec, cache.progress))
     if spec.kind == "central-flow":   # GD's moving averages vs the theory's predictions
         from ..analysis.compare_edge import compare_edge, plot_compare_edge
 
@@ -164,19 +176,26 @@ def draw(spec: FigureSpec, target: Path, cache: RunCache, echo=print) -> bool:
     return True
 
 
-def _bifurcation(spec: FigureSpec, params: Params, target: Path, echo, progress=False) -> bool:
-    """An orbit diagram by :mod:`eosdyn.analysis.bifurcation` (skipped with a note where it is missing)."""
+def _orbit_data(spec: FigureSpec, progress=False):
+    """The orbit diagram's dataset (:mod:`eosdyn.analysis.bifurcation`), or None where it is missing."""
     try:
         from ..analysis.bifurcation import bifurcation
-        from .scan import plot_bifurcation
     except ImportError:
+        return None
+    opts = {k: v for k, v in spec.options.items() if k not in ("log_x", "title", "xlim")}
+    return bifurcation(load_scenario(spec.scenario), progress=progress, **opts)
+
+
+def _bifurcation(spec: FigureSpec, target: Path, echo, ds) -> bool:
+    """Draw an orbit diagram (skipped with a note where :mod:`eosdyn.analysis.bifurcation` is missing)."""
+    if ds is None:
         echo(f"note: {spec.scenario.name}: eosdyn.analysis.bifurcation is not available here; "
              f"{target.name} skipped")
         return False
-    opts = dict(spec.options)
-    plot_opts = {k: opts.pop(k) for k in ("log_x", "title", "xlim") if k in opts}
+    from .scan import plot_bifurcation
+
+    plot_opts = {k: spec.options[k] for k in ("log_x", "title", "xlim") if k in spec.options}
     if "xlim" in plot_opts:
         plot_opts["xlim"] = tuple(plot_opts["xlim"])
-    ds = bifurcation(params, progress=progress, **opts)
     plot_bifurcation(ds, target, **plot_opts)
     return True

@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import EosdynError
-from .common import LOSS, SHARP, Plot, check_path, decimate, new_figure, save, select
+from .common import LOSS, SHARP, Plot, check_path, decimate, new_figure, save, select, step_axis
 
 NAMES = {"sharpness": "Λ = λmax(M)", "batch_sharpness": "batch sharpness E_B[g_Bᵀ H_B g_B / ‖g_B‖²]",
          "preconditioned_sharpness": "preconditioned sharpness λmax(P⁻¹H)"}
@@ -57,7 +57,7 @@ def plot_edge(runs, path, window=None, labels=None) -> Plot:
     ax.axhline(1.0, color="k", ls="--", lw=1, label="the edge")
     ax.set_ylabel("sharpness / edge")
     ax.set_yscale("log")
-    ax.set_xlabel("step t")
+    step_axis(ax, "step t")
     ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     return Plot(save(fig, p), plot.kind, plot.data)
 

@@ -25,10 +25,12 @@ from ..errors import EosdynError
 from .common import (
     ANOMALY,
     ANORM,
+    HESSIAN,
     KINDS,
     LOSS,
     SHARP,
     Plot,
+    cap_log_axis,
     check_path,
     decimate,
     describe,
@@ -42,6 +44,8 @@ from .common import (
     save,
     select,
     shade_phases,
+    step_axis,
+    zoom_to_data,
 )
 from .portrait import plot_portrait
 
@@ -77,17 +81,25 @@ def plot_timeseries(ds: xr.Dataset, path, window=None, a_norm: str = "panel") ->
         ax.set_ylabel("‖A‖²")
         shade_phases(ax, ds)
         ax.legend(loc="best", fontsize=8, framealpha=0.9)
-    axes[1 + (a_norm == "panel")].set_xlabel("GD step t")
+    step_axis(axes[1 + (a_norm == "panel")])
     if zoom:
         _zoom_panel(plot, axes[-1], select(full, zoom))
     return Plot(save(fig, p), plot.kind, plot.data)
 
 
 def _sharpness_panel(plot: Plot, ax, ds: xr.Dataset, twin_a: bool = False) -> None:
+    """Lambda (and the Hessian's top eigenvalue when the run recorded it) with the edge, the axis
+    fitted to the curves (:func:`zoom_to_data`: the edge is drawn when within reach, else named)."""
     steps = ds["step"].values
-    plot.draw(ax, "sharpness/Lambda", *decimate(steps, ds["sharpness"].values), color=SHARP, lw=1,
+    curves = [ds["sharpness"].values]
+    plot.draw(ax, "sharpness/Lambda", *decimate(steps, curves[0]), color=SHARP, lw=1,
               label="Λ = λmax(M)")
-    edge_line(ax, ds)
+    if "sharpness_hessian" in ds.variables:
+        curves.append(ds["sharpness_hessian"].values)
+        plot.draw(ax, "sharpness/hessian", *decimate(steps, curves[1]), color=HESSIAN, lw=1,
+                  ls=(0, (4, 2)), label="λmax(∇²L) (Hessian)")
+    line = edge_line(ax, ds)
+    zoom_to_data(ax, curves, float(line.get_ydata()[0]), line)
     ax.set_ylabel("sharpness Λ")
     shade_phases(ax, ds)
     handles = ax.get_legend_handles_labels()[0]
@@ -113,6 +125,7 @@ def _loss_panel(plot: Plot, ax, ds: xr.Dataset) -> None:
                   label="L − ‖Y⊥‖²/n (reducible part)")
         ax.axhline(floor, color="grey", ls=":", lw=1, label=f"‖Y⊥‖²/n = {floor:.3g} (unreachable)")
     ax.set_yscale("log")
+    cap_log_axis(ax)
     ax.set_ylabel("loss ‖D‖²/n")
     shade_phases(ax, ds)
     ax.legend(loc="best", fontsize=8, framealpha=0.9)
@@ -123,12 +136,13 @@ def _zoom_panel(plot: Plot, ax, sub: xr.Dataset) -> None:
               marker=".", ms=3, label="Λ")
     edge_line(ax, sub)
     ax.set_ylabel("Λ (first EoS cycle)")
-    ax.set_xlabel("GD step t")
+    step_axis(ax)
     shade_phases(ax, sub)
     twin = ax.twinx()
     lines = plot.draw(twin, "zoom/loss", sub["step"].values, sub["loss"].values, color=LOSS, lw=1,
                       label="loss (right axis)")
     twin.set_yscale("log")
+    cap_log_axis(twin)
     twin.set_ylabel("loss", color=LOSS)
     ax.legend(handles=ax.get_legend_handles_labels()[0] + lines, loc="upper left", fontsize=8,
               framealpha=0.9)
@@ -148,23 +162,25 @@ def differences(ds: xr.Dataset):
 def plot_indicator(ds: xr.Dataset, path, window=None) -> Plot:
     """The paper's Figure 2: Lambda and ``||A||^2`` move together; anomalies in orange.
 
-    Top: ``Lambda`` (left axis) and ``||A||^2`` (right axis) over steps, anomaly steps
-    (``sign(Lambda(t+1) - Lambda(t)) != sign(||A(t+1)||^2 - ||A(t)||^2)``) as orange dots.
-    Bottom left: ``Delta Lambda`` against ``Delta ||A||^2``; bottom right: the first EoS cycle.
+    Top: ``Lambda`` and, below it on its own axis sharing the steps, ``||A||^2`` (so neither
+    hides the other), anomaly steps (``sign(Lambda(t+1) - Lambda(t)) != sign(||A(t+1)||^2 -
+    ||A(t)||^2)``) as orange dots on both. Bottom left: ``Delta Lambda`` against
+    ``Delta ||A||^2``; bottom right: the same two panels over the first EoS cycle.
     """
     p = check_path(path)
     ds = select(ds, window)
     plot = Plot(p, "indicator")
-    fig = new_figure(10, 7.5)
-    grid = fig.add_gridspec(2, 2, height_ratios=(1, 1.1))
-    _indicator_panel(plot, fig.add_subplot(grid[0, :]), ds, "top")
+    fig = new_figure(10, 8.5)
+    grid = fig.add_gridspec(2, 2, height_ratios=(1.25, 1.1))
+    _indicator_panel(plot, grid[0, :].subgridspec(2, 1, hspace=0.0), fig, ds, "top")
     _difference_scatter(plot, fig.add_subplot(grid[1, 0]), ds)
     zoom = first_cycle_window(ds) if window is None else None
-    ax = fig.add_subplot(grid[1, 1])
     if zoom:
-        _indicator_panel(plot, ax, select(ds, zoom), "zoom", legend=False)
-        ax.set_title("first EoS cycle", fontsize=9)
+        axes = _indicator_panel(plot, grid[1, 1].subgridspec(2, 1, hspace=0.0), fig, select(ds, zoom),
+                                "zoom", legend=False)
+        axes[0].set_title("first EoS cycle", fontsize=9)
     else:
+        ax = fig.add_subplot(grid[1, 1])
         ax.set_axis_off()
         ax.text(0.5, 0.5, "no EoS cycle in this window", ha="center", va="center",
                 transform=ax.transAxes)
@@ -172,22 +188,28 @@ def plot_indicator(ds: xr.Dataset, path, window=None) -> Plot:
     return Plot(save(fig, p), plot.kind, plot.data)
 
 
-def _indicator_panel(plot: Plot, ax, ds: xr.Dataset, key: str, legend: bool = True) -> None:
+def _indicator_panel(plot: Plot, cells, fig, ds: xr.Dataset, key: str, legend: bool = True):
+    """Lambda (upper axis, with the edge) over ``||A||^2`` (lower axis), sharing the steps;
+    anomaly steps as orange dots on both. Returns the two axes."""
+    top = fig.add_subplot(cells[0])
+    low = fig.add_subplot(cells[1], sharex=top)
     steps, lam = ds["step"].values, ds["sharpness"].values
-    handles = plot.draw(ax, f"{key}/Lambda", *decimate(steps, lam), color=SHARP, lw=2.2, label="Λ")
     anomaly = ds["anomaly"].values.astype(bool)
-    dots = plot.draw(ax, f"{key}/anomaly", steps[anomaly], lam[anomaly], scatter=True, s=9,
+    lines = plot.draw(top, f"{key}/Lambda", *decimate(steps, lam), color=SHARP, lw=1.6, label="Λ")
+    dots = plot.draw(top, f"{key}/anomaly", steps[anomaly], lam[anomaly], scatter=True, s=9,
                      color=ANOMALY, zorder=5, label=f"anomaly ({int(anomaly.sum())} steps)")
-    edge_line(ax, ds)
-    ax.set_ylabel("sharpness Λ", color=SHARP)
-    ax.set_xlabel("GD step t")
-    twin = ax.twinx()
-    handles += plot.draw(twin, f"{key}/||A||^2", *decimate(steps, ds["a_norm2"].values), color=ANORM,
-                         lw=1, ls=(0, (4, 3)), label="‖A‖² (right axis)")
-    twin.set_ylabel("‖A‖²", color=ANORM)
+    edge = edge_line(top, ds)
+    top.set_ylabel("sharpness Λ", color=SHARP)
+    top.tick_params(labelbottom=False)
+    a2 = ds["a_norm2"].values
+    lines += plot.draw(low, f"{key}/||A||^2", *decimate(steps, a2), color=ANORM, lw=1.6, label="‖A‖² (lower axis)")
+    plot.draw(low, f"{key}/anomaly_a", steps[anomaly], a2[anomaly], scatter=True, s=9, color=ANOMALY,
+              zorder=5)
+    low.set_ylabel("‖A‖²", color=ANORM)
+    step_axis(low)
     if legend:
-        ax.legend(handles=[*handles, dots, ax.get_lines()[-1]], loc="lower right", fontsize=8,
-                  framealpha=0.9)
+        top.legend(handles=[*lines, dots, edge], loc="lower right", fontsize=8, framealpha=0.9)
+    return top, low
 
 
 def _difference_scatter(plot: Plot, ax, ds: xr.Dataset) -> None:
@@ -245,7 +267,8 @@ def plot_spectrum(ds: xr.Dataset, path, window=None, log: bool = True) -> Plot:
     eta_line(ax, eta, factor=1.0, ls=":", color="dimgray")
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("GD step t")
+        cap_log_axis(ax)
+    step_axis(ax)
     ax.set_ylabel("eigenvalue")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.set_title(f"Spectrum of the Gram matrix M (Fig. 3a): {describe(ds)}", fontsize=10)
@@ -262,9 +285,15 @@ def plot_decomposition(ds: xr.Dataset, path, window=None) -> Plot:
     ds = select(ds, window)
     plot = Plot(p, "decomposition")
     n, steps = float(ds.attrs["n"]), ds["step"].values
-    fig = new_figure(9, 4.2)
+    fig = new_figure(9, 5.0)
     ax = fig.subplots()
-    series = (("v1_part", ds["Dv1"].values ** 2 / n, "(Dᵀv₁)²/n", "darkorange", 0.8, "-"),
+    parts = np.concatenate([ds["loss"].values, ds["R_norm2"].values / n])
+    low, high = np.nanmin(parts), np.nanmax(parts)
+    clip = max(low, 1e-300) / 30  # the v_1 part dips far lower between spikes: drawn at this floor
+    v1 = ds["Dv1"].values ** 2 / n
+    clipped = bool(np.any(v1 < clip))
+    v1_label = "(Dᵀv₁)²/n" + (f" (values below {clip:.1e} drawn at {clip:.1e})" if clipped else "")
+    series = (("v1_part", np.maximum(v1, clip), v1_label, "darkorange", 0.8, "-"),
               ("loss", ds["loss"].values, "L = ‖D‖²/n", LOSS, 1.6, "-"),
               ("R_part", ds["R_norm2"].values / n, "‖R‖²/n,  R = (I − v₁v₁ᵀ)D", "k", 1.2, (0, (5, 2))))
     for key, y, label, colour, lw, ls in series:
@@ -274,15 +303,12 @@ def plot_decomposition(ds: xr.Dataset, path, window=None) -> Plot:
     if floor > 0:
         ax.axhline(floor, color="grey", ls=":", lw=1, label=f"‖Y⊥‖²/n = {floor:.3g}")
     ax.set_yscale("log")
-    parts = np.concatenate([ds["loss"].values, ds["R_norm2"].values / n])
-    low, high = np.nanmin(parts), np.nanmax(parts)
-    ax.set_ylim(max(low, 1e-300) / 30, high * 3)  # the v_1 part dips far lower: cut it there
+    ax.set_ylim(clip / 1.6, min(high * 3, 1e200))
     shade_phases(ax, ds)
-    ax.set_xlabel("GD step t")
+    step_axis(ax)
     ax.set_ylabel("loss and its parts")
-    ax.legend(handles=ax.get_legend_handles_labels()[0] + phase_handles(present=phases_present(ds)),
-              loc="lower left",
-              fontsize=8, ncol=2, framealpha=0.9)
+    fig.legend(handles=ax.get_legend_handles_labels()[0] + phase_handles(present=phases_present(ds)),
+               loc="outside lower center", fontsize=8, ncol=4, frameon=False)  # the floor stays visible
     ax.set_title(f"Loss decomposition (Fig. 3b): {describe(ds)}", fontsize=10)
     return Plot(save(fig, p), plot.kind, plot.data)
 
@@ -337,8 +363,12 @@ def plot_compare(runs, path, window=None, labels=None, time: bool = False) -> Pl
     top.set_ylabel("ηΛ")
     top.legend(loc="lower right", fontsize=8, framealpha=0.9)
     bottom.set_yscale("log")
+    cap_log_axis(bottom)
     bottom.set_ylabel("loss ‖D‖²/n")
-    bottom.set_xlabel("time ηt" if time else "GD step t")
+    if time:
+        bottom.set_xlabel("time ηt")
+    else:
+        step_axis(bottom)
     bottom.legend(loc="lower left", fontsize=8, framealpha=0.9)
     top.set_title(f"{len(runs)} runs compared{shared_description(runs)}", fontsize=10)
     return Plot(save(fig, p), plot.kind, plot.data)

@@ -16,8 +16,16 @@ import xarray as xr
 from ..errors import EosdynError
 from .run import check_path, save
 
-PHASE_COLOURS = ("#c7c7c7", "#9ecae1", "#fdae6b", "#74c476", "#de2d26")  # lazy .. divergent
+#: one colour per meaning in every heatmap panel: diverged cells are DIVERGED everywhere, and no
+#: other class is grey (lazy is pale yellow)
+DIVERGED = "#525252"
+#: first crossing at step 0 (Lambda(0) > 2/eta already: a catapult start), below the log colour scale
+AT_START = "#e7298a"
+NEVER = "white"
+PHASE_COLOURS = ("#fff2ae", "#9ecae1", "#fdae6b", "#74c476", DIVERGED)  # lazy .. divergent
 PHASE_LABELS = ("lazy", "sharpening", "catapult", "edge of stability", "divergent")
+#: |Lyapunov exponent| <= this (per step) is drawn as "= 0" (neutral), as in eosdyn.analysis.bifurcation.regimes
+LYAP_TOL = 1e-3
 
 
 def check_figure_path(path, name: str = "path") -> Path:
@@ -95,16 +103,21 @@ def _orbit_panel(ax, ds, x, obs, ylim=None):
         ax.set_ylim(*ylim)
 
 
-def _lyapunov_panel(ax, ds, x):
+def _lyapunov_panel(ax, ds, x, tol: float = LYAP_TOL):
+    """The exponent per value: red above ``tol`` (chaos), blue below ``-tol`` (a stable orbit),
+    grey within ``tol`` of 0 (neutral: a 1e-5 from a finite horizon is not chaos)."""
     ly = ds["lyapunov"].values
-    pos = ly > 0
+    pos, neg = ly > tol, ly < -tol
+    zero = np.isfinite(ly) & ~pos & ~neg
     ax.axhline(0.0, color="0.3", lw=0.8)
-    ax.plot(x, ly, color="tab:blue", lw=0.8)
-    ax.scatter(x[pos], ly[pos], s=6, color="tab:red", zorder=3, label="> 0")
-    ax.scatter(x[~pos], ly[~pos], s=6, color="tab:blue", zorder=3, label="≤ 0")
+    ax.axhspan(-tol, tol, color="0.85", lw=0, zorder=0)
+    ax.plot(x, ly, color="0.5", lw=0.8)
+    ax.scatter(x[pos], ly[pos], s=6, color="tab:red", zorder=3, label=f"> {tol:g} (chaotic)")
+    ax.scatter(x[zero], ly[zero], s=6, color="0.45", zorder=3, label=f"≈ 0 (|λ| ≤ {tol:g})")
+    ax.scatter(x[neg], ly[neg], s=6, color="tab:blue", zorder=3, label=f"< −{tol:g} (stable)")
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
     ax.set_ylabel("Lyapunov exp.\n(per step)")
-    ax.legend(loc="upper left", fontsize=8, ncol=2)
+    ax.legend(loc="upper left", fontsize=8, ncol=3)
 
 
 def _period_panel(ax, ds, x):
@@ -169,6 +182,7 @@ def plot_heatmap(ds: xr.Dataset, path, x: str | None = None, y: str | None = Non
     """Four heatmaps of a 2-D scan -- first step with ``Lambda > 2/eta``, final ``eta Lambda``,
     EoS cycles, phase -- with the lazy / sharpening / catapult / EoS / divergent regions
     outlined on each. Other scanned dimensions are taken at their first value."""
+    from matplotlib import colormaps as mpl_colormaps
     from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm, TwoSlopeNorm
 
     p = check_figure_path(path)
@@ -180,34 +194,40 @@ def plot_heatmap(ds: xr.Dataset, path, x: str | None = None, y: str | None = Non
     phase = sub["phase"].values.astype(float)
     phase[phase < 0] = np.nan
     diverged = sub["status"].values == 2
-    fig = _figure(11.5, 8.4)
+    fig = _figure(11.5, 8.8)
     axes = fig.subplots(2, 2, sharex=True, sharey=True).ravel()
     first = np.where(diverged, np.nan, sub["first_cross_step"].values.astype(float))
-    first[first < 0] = np.nan
+    first[first < 0] = np.nan  # never crossed: white
+    at_start = first == 0
     es = np.where(diverged, np.nan, sub["final_eta_sharpness"].values)
     cycles = np.where(diverged, np.nan, sub["n_eos_excursions"].values.astype(float))
     cycles[cycles <= 0] = np.nan
+    first_norm = _lognorm(np.where(at_start, np.nan, first), LogNorm) or (LogNorm(1, 10) if at_start.any() else None)
+    if at_start.any():  # below the colour scale: drawn in the colour map's "under" colour
+        first[at_start] = first_norm.vmin / 2
     panels = [
-        (first, "first step with Λ > 2/η (white: never)", "viridis", _lognorm(first, LogNorm)),
+        (first, "first step with Λ > 2/η", mpl_colormaps["viridis"].with_extremes(under=AT_START),
+         first_norm),
         (es, "final ηΛ (2 = edge of stability)", "RdBu_r", _centred(es, TwoSlopeNorm)),
-        (cycles, "EoS excursions (≥ 2 steps above 2/η; white: none)", "magma_r",
-         _lognorm(cycles, LogNorm)),
+        (cycles, "EoS excursions (≥ 2 steps above 2/η)", "magma_r", _lognorm(cycles, LogNorm)),
     ]
-    grey = ListedColormap(["#9e9e9e"])
+    grey = ListedColormap([DIVERGED])
     for ax, (z, label, cmap, norm) in zip(axes, panels, strict=False):
         mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(z), cmap=cmap, norm=norm)
         ax.pcolormesh(xe, ye, np.ma.masked_where(~diverged, np.ones_like(z)), cmap=grey)
-        bar = fig.colorbar(mesh, ax=ax, shrink=0.9)
+        bar = fig.colorbar(mesh, ax=ax, shrink=0.9, extend="min" if z is first and at_start.any() else "neither")
         if isinstance(norm, TwoSlopeNorm):
             lo, hi = norm.vmin, norm.vmax
             ticks = np.unique(np.round(np.r_[np.linspace(lo, 2, 5), np.linspace(2, hi, 3)], 2))
             bar.set_ticks(ticks[(ticks >= lo) & (ticks <= hi)])
-        ax.set_title(label + ("; grey: diverged" if diverged.any() else ""), fontsize=9)
+        ax.set_title(label, fontsize=9)
     mesh = axes[3].pcolormesh(xe, ye, np.ma.masked_invalid(phase), cmap=ListedColormap(PHASE_COLOURS),
                               norm=BoundaryNorm(np.arange(-0.5, 5.5), 5))
     bar = fig.colorbar(mesh, ax=axes[3], shrink=0.9, ticks=range(5))
     bar.ax.set_yticklabels(PHASE_LABELS, fontsize=8)
     axes[3].set_title("phase (eosdyn.analysis.scan.classify)", fontsize=9)
+    fig.legend(handles=_cell_legend(at_start.any()), loc="outside lower center", ncol=3, fontsize=8,
+               frameon=False)
     for ax in axes:
         _outline(ax, phase, xe, ye)
     for ax in axes:
@@ -223,6 +243,18 @@ def plot_heatmap(ds: xr.Dataset, path, x: str | None = None, y: str | None = Non
                  + (f"; {fixed}" if fixed else "") + "); black lines: phase boundaries",
                  fontsize=10)
     return save(fig, p)
+
+
+def _cell_legend(at_start: bool) -> list:
+    """What the special cell colours mean, the same in all four panels."""
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=DIVERGED, label="diverged (every panel)"),
+               Patch(facecolor=NEVER, edgecolor="0.4", lw=0.6,
+                     label="never above 2/η (first crossing) / no EoS excursion")]
+    if at_start:
+        handles.append(Patch(facecolor=AT_START, label="above 2/η at step 0 (Λ(0) > 2/η: catapult start)"))
+    return handles
 
 
 def _edges(coord: xr.DataArray) -> tuple[np.ndarray, bool]:
