@@ -85,24 +85,38 @@ def above(a, G, s, n, m, sigma, K, work):
 
 @jit
 def sharpness(K, ew):
-    """``lambda_max(K)``, certified, warm-started from the previous call's (:func:`eigen_numba.top_pairs`
-    on the tracker ``ew.eig``; the drift of ``K`` since then is measured into ``ew.prev``)."""
+    """``lambda_max(K)``, certified, warm-started from the previous call's (:func:`eigen_numba.top_value`
+    for small r; :func:`eigen_numba.top_pairs` on the block path, with the drift of ``K`` since
+    the previous call measured into ``ew.prev``). On exit ``lam <= lambda_max <= lam + err`` on
+    the tracker ``ew.eig``."""
     eig = ew.eig
-    drift = math.inf
-    if not (eig.Q.shape[0] == K.shape[0] and eig.old.shape[0] == 0):  # the block path uses it
-        drift = E.frobenius_drift(K, ew.prev)
-    E.top_pairs(K, eig, drift)
+    if eig.Q.shape[0] == K.shape[0] and eig.old.shape[0] == 0:
+        E.top_value(K, eig)
+    else:
+        E.top_pairs(K, eig, E.frobenius_drift(K, ew.prev))
     return eig.lam[0]
 
 
 @jit(inline="always")
 def observe(a, G, s, n, m, finite, ew, sigma):
-    """``(Lambda, above)`` of the state ``(a, G)`` (``(nan, False)`` if it is not finite)."""
+    """``(Lambda, above)`` of the state ``(a, G)`` (``(nan, False)`` if it is not finite).
+
+    ``above`` is the inertia test :func:`above`, read off the certified bracket
+    ``lam <= Lambda <= lam + err`` of :func:`sharpness` when ``sigma`` is outside it by more than
+    rounding (``8 r eps max|K_ij|``), so that the test itself runs only near the edge."""
     if not finite:
         return math.nan, False
-    up = above(a, G, s, n, m, sigma, ew.K, ew.work)
-    lam = sharpness(ew.K, ew)
-    return lam, up
+    K = ew.K
+    gram(a, G, s, n, m, K)
+    lam = sharpness(K, ew)
+    eig = ew.eig
+    margin = 8.0 * K.shape[0] * E.EPS * eig.info[E.I_SCALE]
+    hi = lam + eig.err[0]
+    if lam == lam and hi == hi and sigma > hi + margin:
+        return lam, False
+    if lam == lam and lam > sigma + margin:
+        return lam, True
+    return lam, E.exceeds(K, sigma, ew.work)
 
 
 @jit(inline="always")

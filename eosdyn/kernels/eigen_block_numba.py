@@ -27,21 +27,29 @@ from .eigen_dense_numba import EPS, dot, exceeds, jacobi
 
 @jit
 def _append(V, nv, x, r, floor):
-    """Orthogonalise ``x`` against ``V[:nv]`` (classical Gram-Schmidt, twice) and append it as row
-    ``nv`` if what is left is above ``floor`` times its norm; returns the new row count."""
+    """Orthogonalise ``x`` against ``V[:nv]`` (classical Gram-Schmidt, twice; a third time when
+    most of ``x`` was in the span, so that a small remainder is orthogonal to rounding) and append
+    it as row ``nv`` if what is left is above ``floor`` times its norm; returns the new row count."""
+    if nv >= V.shape[0]:
+        return nv
     nx = math.sqrt(dot(x, x, r))
     if not (nx > 0.0 and nx < math.inf):
         return nv
-    v = V[nv]
     for j in range(r):
-        v[j] = x[j] / nx
-    for _ in range(2):
+        V[nv, j] = x[j] / nx
+    left = 1.0
+    for p in range(3):
+        if p == 2 and left > 1e-3:
+            break
         for l in range(nv):
-            c = dot(v, V[l], r)
-            vl = V[l]
+            c = 0.0
             for j in range(r):
-                v[j] -= c * vl[j]
-    if _normalize(v) > floor:
+                c += V[nv, j] * V[l, j]
+            for j in range(r):
+                V[nv, j] -= c * V[l, j]
+        if p >= 1:
+            left *= _normalize(V[nv])
+    if left > floor:
         return nv + 1
     return nv
 
@@ -111,14 +119,15 @@ def _davidson(B, w, k, b, scale, cold, tol, maxit):
             for j in range(r):
                 e[j] = 1.0 if j == order[i] else 0.0
             nv = _append(V, nv, e, r, 1e-8)
-    else:
+    else:  # the previous Ritz vectors and the two bases before: their span holds the quadratic
+        # extrapolation of a smoothly moving invariant subspace
         for i in range(b):
             nv = _append(V, nv, w.Q[i], r, 1e-8)
-        for i in range(b):
-            if nv < nb:
-                nv = _append(V, nv, w.old[i], r, 1e-6)
+        for i in range(2 * b):
+            nv = _append(V, nv, w.old[i], r, 1e-13)
     for i in range(b):
         for j in range(r):
+            w.old[b + i, j] = w.old[i, j]
             w.old[i, j] = w.Q[i, j]
     _matvecs(B, V, w.BV, 0, nv)
     nmv = nv

@@ -90,7 +90,7 @@ from .eigen_dense_numba import dot, exceeds, jacobi, sym_eigvals
 __all__ = ["CERTIFIED", "DENSE", "NONFINITE", "R_FULL", "GUARD", "NBLOCKS", "MAXIT", "NINFO",
            "TOL_VALUES", "TOL_VECTORS", "I_BETA", "I_GAP", "I_CALLS", "I_WARM", "I_NMV", "I_PROOFS",
            "I_DENSE", "I_SCALE", "I_TOL", "I_VEC", "Work", "work", "new_work", "top_pairs", "exceeds",
-           "sym_eigvals", "frobenius_drift", "all_pairs", "is_finite"]
+           "sym_eigvals", "frobenius_drift", "all_pairs", "is_finite", "top_value"]
 
 # ------------------------------------------------------------------------------------------
 # small helpers
@@ -201,20 +201,47 @@ def _full(B, w, scale):
 
 
 @jit
-def _ldlt_solve(F, x):
-    """Solve ``L D L^T y = x`` in place with the factors :func:`exceeds` left in ``F``."""
-    n = x.shape[0]
+def _ldlt_solve(F, X, q):
+    """Solve ``L D L^T y = X[q]`` in place with the factors :func:`exceeds` left in ``F`` (2-d
+    indexing: no row views, whose reference counts cost more than the solve at small r)."""
+    n = X.shape[1]
     for i in range(1, n):
-        acc = x[i]
+        acc = X[q, i]
         for j in range(i):
-            acc -= F[i, j] * x[j]
-        x[i] = acc
+            acc -= F[i, j] * X[q, j]
+        X[q, i] = acc
     for i in range(n):
-        x[i] *= F[i, i]
+        X[q, i] *= F[i, i]
     for j in range(n - 1, -1, -1):
-        t = x[j]
+        t = X[q, j]
         for i in range(j):
-            x[i] -= F[j, i] * t
+            X[q, i] -= F[j, i] * t
+
+
+@jit
+def _normalize_row(X, q):
+    """Scale ``X[q]`` to unit norm in place (as :func:`_normalize`); returns the norm it had."""
+    n = X.shape[1]
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    j = 0
+    while j + 4 <= n:
+        s0 += X[q, j] * X[q, j]
+        s1 += X[q, j + 1] * X[q, j + 1]
+        s2 += X[q, j + 2] * X[q, j + 2]
+        s3 += X[q, j + 3] * X[q, j + 3]
+        j += 4
+    while j < n:
+        s0 += X[q, j] * X[q, j]
+        j += 1
+    nrm = math.sqrt((s0 + s1) + (s2 + s3))
+    if nrm > 0.0:
+        inv = 1.0 / nrm
+        for i in range(n):
+            X[q, i] *= inv
+    return nrm
 
 
 @jit
@@ -225,45 +252,52 @@ def _values_warm(B, w, scale):
     ``sigma = theta + max(rho, tol)`` positive definite (:func:`exceeds` false) proves
     ``lambda_max <= sigma``; once ``sigma - theta <= tol = 4 eps (|theta| + r scale)`` the value
     is certified to rounding. Otherwise ``x <- (sigma I - B)^{-1} x`` (that factorisation is at
-    hand) and again, at most 6 times; -1 (the caller goes dense) if that does not certify."""
+    hand) and again, at most 6 times; -1 (the caller goes dense) if that does not certify.
+    On success ``info[I_BETA]`` holds the proven upper bound ``sigma`` of ``lambda_max``."""
     r = B.shape[0]
-    x = w.x[0]
+    X = w.x
     y = w.e
     F = w.work
-    nrm = 0.0
-    for i in range(r):
-        nrm += x[i] * x[i]
-    nrm = math.sqrt(nrm)
+    nrm = _normalize_row(X, 0)
     if not (nrm > 0.0 and nrm < math.inf):
         return -1
-    for i in range(r):
-        x[i] /= nrm
     for _ in range(6):
         theta = 0.0
         for i in range(r):
             acc = 0.0
             for j in range(r):
-                acc += B[i, j] * x[j]
+                acc += B[i, j] * X[0, j]
             y[i] = acc
-            theta += x[i] * acc
+            theta += X[0, i] * acc
         rho = 0.0
         for i in range(r):
-            d = y[i] - theta * x[i]
+            d = y[i] - theta * X[0, i]
             rho += d * d
         rho = math.sqrt(rho)
         tol = 4.0 * EPS * (abs(theta) + r * scale)
         sigma = theta + max(rho, tol)
-        if exceeds(B, sigma, F):
-            return -1
-        if rho <= tol:
+        # done when theta + tol is proven above lambda_max: at once if rho <= tol; and worth a try
+        # once rho is small, since lambda_max - theta ~ rho^2 / gap may be below tol already
+        if rho <= tol or rho <= 1e-6 * scale:
+            done = not exceeds(B, theta + tol, F)
+            if rho <= tol and not done:
+                return -1
+            if done:
+                sigma = theta + tol
+        else:
+            done = False
+        if done:
             w.lam[0] = theta
             w.res[0] = rho
             w.err[0] = sigma - theta
             w.info[I_GAP] = np.nan  # not computed on this path
+            w.info[I_BETA] = sigma
             w.info[I_WARM] = 1.0
             return CERTIFIED
-        _ldlt_solve(F, x)
-        nrm = _normalize(x)
+        if exceeds(B, sigma, F):
+            return -1
+        _ldlt_solve(F, X, 0)
+        nrm = _normalize_row(X, 0)
         if not (nrm > 0.0 and nrm < math.inf):
             return -1
     return -1
@@ -276,15 +310,15 @@ def _refresh_vector(B, w, scale):
     positive definite ``(lam_0 + 1e-8 scale) I - B`` (each shrinks the other components by
     ``1e-8 scale / gap``; the sign stays continuous since the inverse is positive definite)."""
     r = B.shape[0]
-    x = w.x[0]
-    if not (_normalize(x) > 0.0):
+    X = w.x
+    if not (_normalize_row(X, 0) > 0.0):
         for i in range(r):
-            x[i] = 1.0 + 0.5 * ((i * 7919) % 13) / 13.0
+            X[0, i] = 1.0 + 0.5 * ((i * 7919) % 13) / 13.0
     if exceeds(B, w.lam[0] + 1e-8 * scale, w.work):
         return
     for _ in range(2):
-        _ldlt_solve(w.work, x)
-        if not (_normalize(x) > 0.0):
+        _ldlt_solve(w.work, X, 0)
+        if not (_normalize_row(X, 0) > 0.0):
             return
 
 
@@ -292,11 +326,12 @@ def _refresh_vector(B, w, scale):
 def _top_residual(B, w):
     """``res[0] = ||B x_0 - lam_0 x_0||`` for the vector :func:`_refresh_vector` left."""
     r = B.shape[0]
+    X = w.x
     acc2 = 0.0
     for i in range(r):
-        acc = -w.lam[0] * w.x[0, i]
+        acc = -w.lam[0] * X[0, i]
         for j in range(r):
-            acc += B[i, j] * w.x[0, j]
+            acc += B[i, j] * X[0, j]
         acc2 += acc * acc
     w.res[0] = math.sqrt(acc2)
 
@@ -336,6 +371,39 @@ def _values(B, w, scale):
 
 
 @jit
+def _abs_max(B):
+    """``max |B_ij|`` in one pass; ``inf`` or NaN if ``B`` has a non-finite entry."""
+    scale = 0.0
+    bad = False
+    for i in range(B.shape[0]):
+        for j in range(B.shape[1]):
+            v = abs(B[i, j])
+            if v > scale:
+                scale = v
+            elif not (v <= scale):
+                bad = True
+    return math.nan if bad else scale
+
+
+@jit
+def top_value(B, w):
+    """``lambda_max(B)``, certified: :func:`top_pairs` for a values-only workspace with ``k = 1``
+    (``w = work(r, 1, vectors=False)``), its cheapest path for small r called directly: the warm
+    Rayleigh quotient certified by inertia (:func:`_values_warm`, on exit ``lam[0] <= lambda_max
+    <= info[I_BETA]``); anything else (large r, no certificate, non-finite ``B``) goes through
+    :func:`top_pairs` with an unknown drift. Returns ``top_pairs``' status."""
+    r = B.shape[0]
+    if w.Q.shape[0] == r and w.old.shape[0] == 0 and w.info[I_VEC] == 0.0:
+        scale = _abs_max(B)
+        if scale > 0.0 and scale < math.inf:
+            w.info[I_SCALE] = scale
+            if _values_warm(B, w, scale) == CERTIFIED:
+                w.info[I_CALLS] += 1.0
+                return CERTIFIED
+    return top_pairs(B, w, math.inf)
+
+
+@jit
 def top_pairs(B, w, drift):
     """The ``k`` largest eigenpairs of the symmetric ``B`` (``k`` = the workspace's), certified.
 
@@ -359,15 +427,10 @@ def top_pairs(B, w, drift):
     """
     r = B.shape[0]
     info = w.info
-    if not is_finite(B):
+    scale = _abs_max(B)
+    if not (scale < math.inf):
         _set_nan(w)
         return NONFINITE
-    scale = 0.0
-    for i in range(r):
-        scale = max(scale, abs(B[i, i]))
-    for i in range(r):
-        for j in range(r):
-            scale = max(scale, abs(B[i, j]))
     info[I_SCALE] = scale
     if scale == 0.0:  # B = 0: every vector is an eigenvector; keep the previous ones
         for i in range(w.lam.shape[0]):
@@ -426,6 +489,7 @@ def _dense_fallback(B, w, scale):
         for j in range(r):
             w.Q[i, j] = Q[o, j]
             w.old[i, j] = Q[o, j]
+            w.old[b + i, j] = 0.0
     for i in range(k):
         w.err[i] = off + 4.0 * r * EPS * scale
     w.info[I_BETA] = (vals[order[k]] + off) if r > k else -math.inf
