@@ -61,7 +61,7 @@ def track_arrays():
     return tf, ti
 
 
-@jit(inline="always")
+@jit(inline="always", _nrt=False)
 def gram(a, G, s, n, m, K):
     """Fill ``K = (2/n) S ((a/m) I + G) S`` (as ``diagnose`` builds it)."""
     r = s.shape[0]
@@ -97,26 +97,49 @@ def sharpness(K, ew):
     return eig.lam[0]
 
 
+@jit(_nrt=False)
+def _bracket_above(K, lam, err, scale, sigma, work):
+    """``Lambda >= sigma`` (the inertia test of :func:`above`) from the certified bracket
+    ``lam <= Lambda <= lam + err``, running the test only when ``sigma`` is within rounding
+    (``8 r eps max|K_ij|``) of the bracket."""
+    margin = 8.0 * K.shape[0] * E.EPS * scale
+    if lam == lam and lam + err == lam + err:
+        if sigma > lam + err + margin:
+            return False
+        if lam > sigma + margin:
+            return True
+    return E.exceeds(K, sigma, work)
+
+
+@jit(_nrt=False)
+def _observe_small(a, G, s, n, m, ew, sigma):
+    """:func:`observe` on the whole-space path (small r) without reference counting: ``(Lambda,
+    above, done)``; ``done`` is False where the warm value did not certify (then ``K`` is built
+    and the caller goes through :func:`sharpness`)."""
+    K = ew.K
+    gram(a, G, s, n, m, K)
+    eig = ew.eig
+    if E._top_value_small(K, eig) < 0:
+        return math.nan, False, False
+    lam = eig.lam[0]
+    return lam, _bracket_above(K, lam, eig.err[0], eig.info[E.I_SCALE], sigma, ew.work), True
+
+
 @jit(inline="always")
 def observe(a, G, s, n, m, finite, ew, sigma):
     """``(Lambda, above)`` of the state ``(a, G)`` (``(nan, False)`` if it is not finite).
 
-    ``above`` is the inertia test :func:`above`, read off the certified bracket
-    ``lam <= Lambda <= lam + err`` of :func:`sharpness` when ``sigma`` is outside it by more than
-    rounding (``8 r eps max|K_ij|``), so that the test itself runs only near the edge."""
+    ``Lambda`` is :func:`sharpness` of ``K`` (certified, ``lam <= Lambda <= lam + err``);
+    ``above`` the inertia test :func:`above`, read off that bracket when ``sigma`` is outside it
+    by more than rounding, so that the test itself runs only near the edge."""
     if not finite:
         return math.nan, False
-    K = ew.K
-    gram(a, G, s, n, m, K)
-    lam = sharpness(K, ew)
-    eig = ew.eig
-    margin = 8.0 * K.shape[0] * E.EPS * eig.info[E.I_SCALE]
-    hi = lam + eig.err[0]
-    if lam == lam and hi == hi and sigma > hi + margin:
-        return lam, False
-    if lam == lam and lam > sigma + margin:
-        return lam, True
-    return lam, E.exceeds(K, sigma, ew.work)
+    lam, up, done = _observe_small(a, G, s, n, m, ew, sigma)
+    if not done:
+        lam = sharpness(ew.K, ew)
+        eig = ew.eig
+        up = _bracket_above(ew.K, lam, eig.err[0], eig.info[E.I_SCALE], sigma, ew.work)
+    return lam, up
 
 
 @jit(inline="always")

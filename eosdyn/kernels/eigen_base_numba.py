@@ -80,7 +80,7 @@ def work(r: int, k: int, vectors: bool | str = True, dense: bool | None = None) 
     )
 
 
-@jit
+@jit(_nrt=False)
 def is_finite(B):
     """True when every entry of ``B`` is finite."""
     for i in range(B.shape[0]):

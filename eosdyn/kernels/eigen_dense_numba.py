@@ -379,7 +379,7 @@ def dot(x, y, n):
     return (s0 + s1) + (s2 + s3)
 
 
-@jit
+@jit(_nrt=False)
 def exceeds(B, sigma, work):
     """The inertia test: ``True`` unless ``sigma I - B`` is positive definite.
 
