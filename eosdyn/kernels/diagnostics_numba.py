@@ -193,6 +193,26 @@ def _drifts(G, s, c, beta_k, beta_s, mats, vecs):
 
 
 @jit
+def _seed_from_k(wk, w, shift):
+    """Warm-start a cold block tracker ``w`` of ``K_A`` or ``K*`` (top pair) from ``K``'s ``wk``:
+    its Ritz vectors, and the gap bound ``lambda_2 <= lam_K[1] + err_K[1] + shift`` (Weyl, with
+    ``shift >= lambda_max(B - K)``), so that the first call needs neither a cold start nor an
+    inertia proof. Returns True when it seeded (the caller passes drift 0 then)."""
+    if w.info[E.I_WARM] != 0.0 or wk.info[E.I_WARM] == 0.0 or wk.lam.shape[0] < 2:
+        return False
+    up = wk.lam[1] + wk.err[1] + shift
+    if not (up < math.inf):
+        return False
+    b = min(w.Q.shape[0], wk.Q.shape[0])
+    for i in range(b):
+        for j in range(w.Q.shape[1]):
+            w.Q[i, j] = wk.Q[i, j]
+    w.info[E.I_WARM] = 1.0
+    w.info[E.I_BETA] = up
+    return True
+
+
+@jit
 def _spectra(K, KA, KS, G, s, c, beta_k, beta_s, delta, d2, n, mats, vecs, eig, out):
     """Eigen-diagnostics through the one eigen contract: ``lambda_1, lambda_2, q_1`` of ``K`` and
     ``lambda_max`` of ``K_A`` and ``K*``, each warm-started from the previous call and certified
@@ -223,6 +243,15 @@ def _spectra(K, KA, KS, G, s, c, beta_k, beta_s, delta, d2, n, mats, vecs, eig, 
         E.top_value(KA, eig[E_KA])
         E.top_value(KS, eig[E_KS])
     else:
+        s2 = 0.0
+        for i in range(r):
+            s2 = max(s2, s[i] * s[i])
+        # K_A = K - c a/m S^2 <= K and ||K* - K||_2 = c |beta_s - beta_k| max s^2: lambda_2 of both
+        # is at most K's certified lambda_2 plus that, and their top vectors are K's to O(that)
+        if _seed_from_k(wk, eig[E_KA], 0.0):
+            da = 0.0
+        if _seed_from_k(wk, eig[E_KS], c * abs(beta_s - beta_k) * s2):
+            ds = 0.0
         E.top_pairs(KA, eig[E_KA], da)
         E.top_pairs(KS, eig[E_KS], ds)
     out[L.SHARP_MA] = eig[E_KA].lam[0]
