@@ -195,3 +195,16 @@ def test_top_two_and_top_value_along_a_path(r, kind):
             if x_prev is not None:
                 assert x @ x_prev > 0
             x_prev = x.copy()
+
+
+@pytest.mark.parametrize("where", [1 - 1e-6, 1 + 1e-6, 0.5, 2.0])
+def test_blocked_inertia_proof_agrees_with_exceeds(where):
+    """The block path's proof factors blocked (BLAS trailing updates) from BLOCKED_MIN on: the same
+    answer as the inertia test exceeds and as numpy's eigvalsh."""
+    from eosdyn.kernels.eigen_block_numba import BLOCKED_MIN, posdef_blocked
+    r = BLOCKED_MIN + 45
+    B = _matrix(r, 3, "psd")
+    lam = np.linalg.eigvalsh(B)[-1]
+    sigma = where * lam
+    A = np.ascontiguousarray(sigma * np.eye(r) - B)
+    assert posdef_blocked(A, 48) == (not E.exceeds(B, sigma, np.zeros((r, r)))) == (sigma > lam)

@@ -178,7 +178,54 @@ def _prove(B, w, k, sigma, theta, rf):
                 for j in range(i + 1):
                     M[i, j] -= c * x[j]
     w.info[I_PROOFS] += 1.0
+    if r >= BLOCKED_MIN:
+        for i in range(r):
+            for j in range(i + 1):
+                M[i, j] = (sigma if i == j else 0.0) - M[i, j]
+        return posdef_blocked(M, 48)
     return not exceeds(M, sigma, M)
+
+
+#: the inertia proof factors blocked (BLAS for the trailing updates) from this order on
+BLOCKED_MIN = 256
+
+
+@jit
+def posdef_blocked(A, nbk):
+    """Whether the symmetric ``A`` (lower triangle read, overwritten) is positive definite: the
+    same test as :func:`exceeds` (``A = sigma I - B``), by right-looking blocked Cholesky (block
+    ``nbk``; the trailing updates ``A22 -= L21 L21^T`` as BLAS products), stopping at the first
+    pivot that is not ``> 0`` (NaN included). ``r^3 / 3`` flops, most of them in ``gemm``."""
+    n = A.shape[0]
+    for k0 in range(0, n, nbk):
+        k1 = min(k0 + nbk, n)
+        for j in range(k0, k1):  # the diagonal block, unblocked
+            d = A[j, j]
+            for l in range(k0, j):
+                d -= A[j, l] * A[j, l]
+            if not (d > 0.0):
+                return False
+            d = math.sqrt(d)
+            A[j, j] = d
+            for i in range(j + 1, k1):
+                acc = A[i, j]
+                for l in range(k0, j):
+                    acc -= A[i, l] * A[j, l]
+                A[i, j] = acc / d
+        if k1 == n:
+            break
+        for i in range(k1, n):  # the panel: L21 = A21 L11^{-T}
+            for j in range(k0, k1):
+                acc = A[i, j]
+                for l in range(k0, j):
+                    acc -= A[i, l] * A[j, l]
+                A[i, j] = acc / A[j, j]
+        L21 = np.ascontiguousarray(A[k1:, k0:k1])
+        U = np.dot(L21, L21.T)
+        for i in range(k1, n):
+            for j in range(k1, i + 1):
+                A[i, j] -= U[i - k1, j - k1]
+    return True
 
 
 @jit
