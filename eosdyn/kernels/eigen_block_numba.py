@@ -15,8 +15,10 @@ from .eigen_base_numba import (
     I_NMV,
     I_PROOFS,
     I_TOL,
+    I_VEC,
     I_WARM,
     MAXIT,
+    TOL_VALUES,
     _emit,
     _matvecs,
     _normalize,
@@ -100,7 +102,7 @@ def _ritz(w, n0, nv, b, scale):
 
 
 @jit
-def _davidson(B, w, k, b, scale, cold, tol, maxit):
+def _davidson(B, w, k, b, scale, cold, tol, tol_rest, maxit):
     """Block Davidson with thick restart from the warm basis ``Q`` (and the one before, ``old``);
     on exit ``Q`` holds the top ``b`` Ritz vectors and ``old`` the previous ``Q``. Returns
     ``(theta, res, matrix-vector products, converged)``."""
@@ -136,7 +138,7 @@ def _davidson(B, w, k, b, scale, cold, tol, maxit):
     for it in range(maxit + 1):
         converged = True
         for i in range(k):
-            if not (res[i] <= tol * scale):
+            if not (res[i] <= (tol if i == 0 else tol_rest) * scale):
                 converged = False
         if converged or it == maxit:
             break
@@ -150,7 +152,7 @@ def _davidson(B, w, k, b, scale, cold, tol, maxit):
             nv = b
         n0 = nv
         for i in range(b):
-            if nv < nb and res[i] > tol * scale:
+            if nv < nb and res[i] > (tol if i == 0 else tol_rest) * scale:
                 nv = _append(V, nv, w.R[i], r, 1e-10)
         if nv == n0:
             break
@@ -236,7 +238,9 @@ def _subspace(B, w, scale, drift):
     b = w.Q.shape[0]
     info = w.info
     cold = info[I_WARM] == 0.0
-    theta, res, nmv, converged = _davidson(B, w, k, b, scale, cold, info[I_TOL], MAXIT)
+    # vectors="top" (I_VEC = 1): only x_0 is wanted to the vector tolerance, the others as values
+    tol_rest = TOL_VALUES if info[I_VEC] == 1.0 else info[I_TOL]
+    theta, res, nmv, converged = _davidson(B, w, k, b, scale, cold, info[I_TOL], tol_rest, MAXIT)
     info[I_NMV] = nmv
     info[I_WARM] = 1.0
     if not converged:
