@@ -23,11 +23,12 @@ Entering ``above(t)`` also counts (:func:`edge_run`, shared with the scan kernel
 and the period-2 *flips*, single steps above the edge between steps below (counted at the step
 below that closes them).
 
-Both eigen calls go through the one eigen contract (:mod:`.eigen_numba`): :func:`above` is its
-inertia test ``exceeds`` (``L D L^T`` of ``sigma I - K``, ``r^3/6`` flops), :func:`sharpness` its
-certified warm ``top_pairs`` on a values-only tracker (for ``r <= R_FULL`` the warm Rayleigh
-quotient certified by one more inertia test, the cheapest certified path; above it block
-Davidson with the Frobenius drift of ``K`` carrying its gap proof).
+Both go through the one eigen contract (:mod:`.eigen_numba`): ``Lambda`` is :func:`sharpness`,
+certified and warm (for ``r <= R_FULL`` :func:`eigen_numba.top_value`, the warm Rayleigh quotient
+certified by one inertia test and compiled without reference counting; above it block Davidson
+with the Frobenius drift of ``K`` carrying its gap proof), and ``above`` is read off its
+certified bracket ``lam <= Lambda <= lam + err``, running the inertia test :func:`above`
+(``eigen_numba.exceeds``) only when ``sigma`` lies within rounding of that bracket.
 """
 
 import math
