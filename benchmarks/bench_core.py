@@ -411,10 +411,13 @@ def issue8_targets(quick: bool):
     ref = _best(eig_once, reps)
     rows.append(("r=1000, all diagnostics every step [ms/step]", ours * 1e3,
                  f"numpy eigvalsh 1000x1000: {ref * 1e3:.1f} ms", ours / ref, "<= 0.4 (~30 ms)"))
-    # r = 1000, loss-only stepping
+    # r = 1000, loss-only stepping: the marginal cost of a step, (T(2N) - T(N)) / N, so that the
+    # fixed cost of the first and last rows (their diagnostics, a cold eigen start) cancels
     st = 50 if quick else 200
-    ours = _best(lambda: _sim_time(st, per_step_of="kernel", record_every=st, **LARGE), reps)
-    rows.append(("r=1000, loss only [ms/step]", ours * 1e3, "goal 2 ms", ours / 2e-3, "<= 1"))
+    one = _best(lambda: _sim_time(st, per_step_of="kernel", record_every=st, **LARGE) * st, reps)
+    two = _best(lambda: _sim_time(2 * st, per_step_of="kernel", record_every=2 * st, **LARGE) * 2 * st, reps)
+    ours = (two - one) / st
+    rows.append(("r=1000, loss only [ms/step, marginal]", ours * 1e3, "goal 2 ms", ours / 2e-3, "<= 1"))
     # r = 5, all diagnostics every step vs the bare map
     kw5 = dict(engine="reduced", n=N, rank=5, loss_tol=0.0, **REDUCED)
     eosdyn.simulate(steps=10, record_every=1, **kw5)

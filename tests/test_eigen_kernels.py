@@ -163,3 +163,48 @@ def test_values_only_workspaces(r, seed, k, kind):
         norm = np.abs(top).max() + 1e-300
         assert np.all(np.abs(w.lam - top) <= w.err + 1e-12 * norm)
         assert np.all(np.abs(w.lam - top) <= 1e-11 * norm)
+
+
+@pytest.mark.parametrize("r", [2, 3, 5, 9, 24])
+@pytest.mark.parametrize("kind", ["psd", "graded", "sym"])
+def test_top_two_and_top_value_along_a_path(r, kind):
+    """The small-r fast paths (top_two: lambda_1, lambda_2, x_0; top_value: lambda_1) against
+    numpy's eigh along a moving matrix, with their certificates and sign-continuous x_0."""
+    B0 = _matrix(r, r, kind)
+    rng = np.random.default_rng(r + 7)
+    P = rng.standard_normal((r, r))
+    P = (P + P.T) * 1e-3 * np.abs(B0).max()
+    w2, w1 = E.work(r, 2, vectors="top"), E.work(r, 1, vectors=False)
+    w2.x[0, 0] = w1.x[0, 0] = 1.0
+    x_prev = None
+    for t in range(40):
+        B = np.ascontiguousarray(B0 + np.sin(0.3 * t) * P)
+        ev, V = np.linalg.eigh(B)
+        norm = np.abs(ev).max()
+        assert E.top_two(B, w2) in (E.CERTIFIED, E.DENSE)
+        assert E.top_value(B, w1) in (E.CERTIFIED, E.DENSE)
+        for w, k in ((w2, 2), (w1, 1)):
+            top = ev[::-1][:k]
+            assert np.all(w.lam <= top + 1e-13 * norm), (w.lam, top)
+            assert np.all(top <= w.lam + w.err + 1e-13 * norm), (w.lam, w.err, top)
+            assert np.all(np.abs(w.lam - top) <= 1e-11 * norm)
+        if ev[-1] - ev[-2] > 1e-3 * norm:
+            x = w2.x[0]
+            assert abs(abs(x @ V[:, -1]) - 1) < 1e-12
+            assert np.linalg.norm(B @ x - w2.lam[0] * x) <= 1e-12 * norm
+            if x_prev is not None:
+                assert x @ x_prev > 0
+            x_prev = x.copy()
+
+
+@pytest.mark.parametrize("where", [1 - 1e-6, 1 + 1e-6, 0.5, 2.0])
+def test_blocked_inertia_proof_agrees_with_exceeds(where):
+    """The block path's proof factors blocked (BLAS trailing updates) from BLOCKED_MIN on: the same
+    answer as the inertia test exceeds and as numpy's eigvalsh."""
+    from eosdyn.kernels.eigen_block_numba import BLOCKED_MIN, posdef_blocked
+    r = BLOCKED_MIN + 45
+    B = _matrix(r, 3, "psd")
+    lam = np.linalg.eigvalsh(B)[-1]
+    sigma = where * lam
+    A = np.ascontiguousarray(sigma * np.eye(r) - B)
+    assert posdef_blocked(A, 48) == (not E.exceeds(B, sigma, np.zeros((r, r)))) == (sigma > lam)

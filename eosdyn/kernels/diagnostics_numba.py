@@ -44,7 +44,7 @@ def workspace(r: int):
     return mats, vecs, eig
 
 
-@jit
+@jit(_nrt=False)
 def state_is_finite(a, u, G):
     """True when ``a``, ``u`` and ``G`` are all finite."""
     if not math.isfinite(a):
@@ -55,6 +55,66 @@ def state_is_finite(a, u, G):
     return E.is_finite(G)
 
 
+@jit(_nrt=False)
+def _diagnose_small(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, eig, out):
+    """:func:`diagnose` for small r (whole-space eigen workspaces), without reference counting
+    (which costs more than the arithmetic there): the same matrices and formulas, the eigen
+    values by :func:`eigen_numba._top_two_small` and :func:`eigen_numba._top_value_small`.
+    Returns False, having written nothing final, where it does not apply (large r, a state that
+    is not finite) or an eigen value did not certify: :func:`diagnose` then goes the general way."""
+    r = s.shape[0]
+    wk = eig[E_K]
+    if not (wk.Q.shape[0] == r and wk.old.shape[0] == 0 and wk.lam.shape[0] == 2):
+        return False
+    if not state_is_finite(a, u, G):
+        return False
+    K = mats[M_K]
+    KA = mats[M_KA]
+    KS = mats[M_KS]
+    delta = vecs[V_DELTA]
+    ex = 0.0
+    fd = 0.0
+    for i in range(r):
+        su = s[i] * u[i]
+        delta[i] = su - z[i]
+        ex += delta[i] * delta[i]
+        fd += su * delta[i]
+    d2 = ex + y_perp2
+    c = 2.0 / n
+    am = a / m
+    cs = 4.0 * eta * fd / (n * n * m)
+    for i in range(r):
+        for j in range(r):
+            ss = c * s[i] * s[j]
+            KA[i, j] = ss * G[i, j]
+            K[i, j] = KA[i, j]
+        K[i, i] += c * s[i] * s[i] * am
+        for j in range(r):
+            KS[i, j] = K[i, j]
+        KS[i, i] -= cs * s[i] * s[i]
+    if E._top_two_small(K, wk) < 0:
+        return False
+    if E._top_value_small(KA, eig[E_KA]) < 0 or E._top_value_small(KS, eig[E_KS]) < 0:
+        return False
+    out[L.LOSS] = d2 / n
+    out[L.A_NORM2] = a
+    out[L.SHARP] = wk.lam[0]
+    lam2 = wk.lam[1]
+    out[L.LAM2] = lam2 if (lam2 > 0.0 or n == r) else 0.0
+    dv1 = 0.0
+    for i in range(r):
+        vecs[V_Q1, i] = wk.x[0, i]
+        dv1 += delta[i] * wk.x[0, i]
+    out[L.DV1] = dv1
+    out[L.R_NORM2] = d2 - dv1 * dv1
+    out[L.SHARP_MA] = eig[E_KA].lam[0]
+    lam_s = eig[E_KS].lam[0]
+    out[L.SHARP_MSTAR] = lam_s if (lam_s > 0.0 or n == r) else 0.0
+    out[L.DTF] = fd
+    out[L.SHARP_MW] = c * am * s[0] * s[0]
+    return True
+
+
 @jit
 def diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, eig, out):
     """Write the ``NDIAG`` diagnostics of state ``(a, u, G)`` into ``out[0:NDIAG]``.
@@ -63,6 +123,8 @@ def diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, eig, out):
     (warm starts; ``q_1``'s sign is kept continuous). A non-finite state gives NaN diagnostics
     (``loss`` and ``a_norm2`` are still written).
     """
+    if _diagnose_small(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, eig, out):
+        return
     r = s.shape[0]
     delta = vecs[V_DELTA]
     ex = 0.0
@@ -131,18 +193,41 @@ def _drifts(G, s, c, beta_k, beta_s, mats, vecs):
 
 
 @jit
+def _seed_from_k(wk, w, shift):
+    """Warm-start a cold block tracker ``w`` of ``K_A`` or ``K*`` (top pair) from ``K``'s ``wk``:
+    its Ritz vectors, and the gap bound ``lambda_2 <= lam_K[1] + err_K[1] + shift`` (Weyl, with
+    ``shift >= lambda_max(B - K)``), so that the first call needs neither a cold start nor an
+    inertia proof. Returns True when it seeded (the caller passes drift 0 then)."""
+    if w.info[E.I_WARM] != 0.0 or wk.info[E.I_WARM] == 0.0 or wk.lam.shape[0] < 2:
+        return False
+    up = wk.lam[1] + wk.err[1] + shift
+    if not (up < math.inf):
+        return False
+    b = min(w.Q.shape[0], wk.Q.shape[0])
+    for i in range(b):
+        for j in range(w.Q.shape[1]):
+            w.Q[i, j] = wk.Q[i, j]
+    w.info[E.I_WARM] = 1.0
+    w.info[E.I_BETA] = up
+    return True
+
+
+@jit
 def _spectra(K, KA, KS, G, s, c, beta_k, beta_s, delta, d2, n, mats, vecs, eig, out):
-    """Eigen-diagnostics through the one eigen contract (:func:`eigen_numba.top_pairs`):
-    ``lambda_1, lambda_2, q_1`` of ``K`` and ``lambda_max`` of ``K_A`` and ``K*``, each warm-started
-    from the previous call and certified (whole-space Jacobi for small r, block Davidson with
-    a carried inertia proof for large r)."""
+    """Eigen-diagnostics through the one eigen contract: ``lambda_1, lambda_2, q_1`` of ``K`` and
+    ``lambda_max`` of ``K_A`` and ``K*``, each warm-started from the previous call and certified
+    (small r: :func:`eigen_numba.top_two` and :func:`eigen_numba.top_value`, warm Rayleigh
+    quotients certified by inertia; large r: :func:`eigen_numba.top_pairs`, block Davidson with
+    a carried inertia proof)."""
     r = K.shape[0]
     wk = eig[E_K]
-    if wk.Q.shape[0] == r and wk.old.shape[0] == 0:
-        dk = da = ds = math.inf  # the whole-space path needs no drift
+    small = wk.Q.shape[0] == r and wk.old.shape[0] == 0
+    dk = da = ds = math.inf
+    if small:  # the whole-space path: certified warm Rayleigh quotients, no drift needed
+        E.top_two(K, wk)
     else:
         dk, da, ds = _drifts(G, s, c, beta_k, beta_s, mats, vecs)
-    E.top_pairs(K, wk, dk)
+        E.top_pairs(K, wk, dk)
     lam1 = wk.lam[0]
     out[L.SHARP] = lam1
     lam2 = wk.lam[1] if r >= 2 else 0.0
@@ -154,8 +239,21 @@ def _spectra(K, KA, KS, G, s, c, beta_k, beta_s, delta, d2, n, mats, vecs, eig, 
         dv1 += delta[i] * q1[i]
     out[L.DV1] = dv1
     out[L.R_NORM2] = d2 - dv1 * dv1
-    E.top_pairs(KA, eig[E_KA], da)
+    if small:
+        E.top_value(KA, eig[E_KA])
+        E.top_value(KS, eig[E_KS])
+    else:
+        s2 = 0.0
+        for i in range(r):
+            s2 = max(s2, s[i] * s[i])
+        # K_A = K - c a/m S^2 <= K and ||K* - K||_2 = c |beta_s - beta_k| max s^2: lambda_2 of both
+        # is at most K's certified lambda_2 plus that, and their top vectors are K's to O(that)
+        if _seed_from_k(wk, eig[E_KA], 0.0):
+            da = 0.0
+        if _seed_from_k(wk, eig[E_KS], c * abs(beta_s - beta_k) * s2):
+            ds = 0.0
+        E.top_pairs(KA, eig[E_KA], da)
+        E.top_pairs(KS, eig[E_KS], ds)
     out[L.SHARP_MA] = eig[E_KA].lam[0]
-    E.top_pairs(KS, eig[E_KS], ds)
     lam_s = eig[E_KS].lam[0]
     out[L.SHARP_MSTAR] = lam_s if (lam_s > 0.0 or n == r) else 0.0

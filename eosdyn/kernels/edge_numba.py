@@ -23,11 +23,12 @@ Entering ``above(t)`` also counts (:func:`edge_run`, shared with the scan kernel
 and the period-2 *flips*, single steps above the edge between steps below (counted at the step
 below that closes them).
 
-Both eigen calls go through the one eigen contract (:mod:`.eigen_numba`): :func:`above` is its
-inertia test ``exceeds`` (``L D L^T`` of ``sigma I - K``, ``r^3/6`` flops), :func:`sharpness` its
-certified warm ``top_pairs`` on a values-only tracker (for ``r <= R_FULL`` the warm Rayleigh
-quotient certified by one more inertia test, the cheapest certified path; above it block
-Davidson with the Frobenius drift of ``K`` carrying its gap proof).
+Both go through the one eigen contract (:mod:`.eigen_numba`): ``Lambda`` is :func:`sharpness`,
+certified and warm (for ``r <= R_FULL`` :func:`eigen_numba.top_value`, the warm Rayleigh quotient
+certified by one inertia test and compiled without reference counting; above it block Davidson
+with the Frobenius drift of ``K`` carrying its gap proof), and ``above`` is read off its
+certified bracket ``lam <= Lambda <= lam + err``, running the inertia test :func:`above`
+(``eigen_numba.exceeds``) only when ``sigma`` lies within rounding of that bracket.
 """
 
 import math
@@ -61,7 +62,7 @@ def track_arrays():
     return tf, ti
 
 
-@jit(inline="always")
+@jit(inline="always", _nrt=False)
 def gram(a, G, s, n, m, K):
     """Fill ``K = (2/n) S ((a/m) I + G) S`` (as ``diagnose`` builds it)."""
     r = s.shape[0]
@@ -85,23 +86,60 @@ def above(a, G, s, n, m, sigma, K, work):
 
 @jit
 def sharpness(K, ew):
-    """``lambda_max(K)``, certified, warm-started from the previous call's (:func:`eigen_numba.top_pairs`
-    on the tracker ``ew.eig``; the drift of ``K`` since then is measured into ``ew.prev``)."""
+    """``lambda_max(K)``, certified, warm-started from the previous call's (:func:`eigen_numba.top_value`
+    for small r; :func:`eigen_numba.top_pairs` on the block path, with the drift of ``K`` since
+    the previous call measured into ``ew.prev``). On exit ``lam <= lambda_max <= lam + err`` on
+    the tracker ``ew.eig``."""
     eig = ew.eig
-    drift = math.inf
-    if not (eig.Q.shape[0] == K.shape[0] and eig.old.shape[0] == 0):  # the block path uses it
-        drift = E.frobenius_drift(K, ew.prev)
-    E.top_pairs(K, eig, drift)
+    if eig.Q.shape[0] == K.shape[0] and eig.old.shape[0] == 0:
+        E.top_value(K, eig)
+    else:
+        E.top_pairs(K, eig, E.frobenius_drift(K, ew.prev))
     return eig.lam[0]
+
+
+@jit(_nrt=False)
+def _bracket_above(K, lam, err, scale, sigma, work):
+    """``Lambda >= sigma`` (the inertia test of :func:`above`) from the certified bracket
+    ``lam <= Lambda <= lam + err``, running the test only when ``sigma`` is within rounding
+    (``8 r eps max|K_ij|``) of the bracket."""
+    margin = 8.0 * K.shape[0] * E.EPS * scale
+    if lam == lam and lam + err == lam + err:
+        if sigma > lam + err + margin:
+            return False
+        if lam > sigma + margin:
+            return True
+    return E.exceeds(K, sigma, work)
+
+
+@jit(_nrt=False)
+def _observe_small(a, G, s, n, m, ew, sigma):
+    """:func:`observe` on the whole-space path (small r) without reference counting: ``(Lambda,
+    above, done)``; ``done`` is False where the warm value did not certify (then ``K`` is built
+    and the caller goes through :func:`sharpness`)."""
+    K = ew.K
+    gram(a, G, s, n, m, K)
+    eig = ew.eig
+    if E._top_value_small(K, eig) < 0:
+        return math.nan, False, False
+    lam = eig.lam[0]
+    return lam, _bracket_above(K, lam, eig.err[0], eig.info[E.I_SCALE], sigma, ew.work), True
 
 
 @jit(inline="always")
 def observe(a, G, s, n, m, finite, ew, sigma):
-    """``(Lambda, above)`` of the state ``(a, G)`` (``(nan, False)`` if it is not finite)."""
+    """``(Lambda, above)`` of the state ``(a, G)`` (``(nan, False)`` if it is not finite).
+
+    ``Lambda`` is :func:`sharpness` of ``K`` (certified, ``lam <= Lambda <= lam + err``);
+    ``above`` the inertia test :func:`above`, read off that bracket when ``sigma`` is outside it
+    by more than rounding, so that the test itself runs only near the edge."""
     if not finite:
         return math.nan, False
-    up = above(a, G, s, n, m, sigma, ew.K, ew.work)
-    lam = sharpness(ew.K, ew)
+    lam, up, done = _observe_small(a, G, s, n, m, ew, sigma)
+    if not done:
+        lam = sharpness(ew.K, ew)
+        eig = ew.eig
+        up = _bracket_above(ew.K, lam, eig.err[0], eig.info[E.I_SCALE], sigma, ew.work)
     return lam, up
 
 

@@ -379,7 +379,7 @@ def dot(x, y, n):
     return (s0 + s1) + (s2 + s3)
 
 
-@jit
+@jit(_nrt=False)
 def exceeds(B, sigma, work):
     """The inertia test: ``True`` unless ``sigma I - B`` is positive definite.
 
@@ -394,19 +394,32 @@ def exceeds(B, sigma, work):
     reciprocal pivots (diagonal).
     """
     n = B.shape[0]
-    for j in range(n):
-        wj = work[j]
-        for i in range(j):
-            wj[i] = -B[j, i] - dot(wj, work[i], i)  # (L D)_{ji}
+    for j in range(n):  # 2-d indexing throughout: row views cost reference counts
+        for i in range(j):  # (L D)_{ji} = -B_ji - sum_l (L D)_{jl} L_il, four partial sums (as dot)
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            s3 = 0.0
+            l = 0
+            while l + 4 <= i:
+                s0 += work[j, l] * work[i, l]
+                s1 += work[j, l + 1] * work[i, l + 1]
+                s2 += work[j, l + 2] * work[i, l + 2]
+                s3 += work[j, l + 3] * work[i, l + 3]
+                l += 4
+            while l < i:
+                s0 += work[j, l] * work[i, l]
+                l += 1
+            work[j, i] = -B[j, i] - ((s0 + s1) + (s2 + s3))
         dj = sigma - B[j, j]
         for i in range(j):
-            t = wj[i]
+            t = work[j, i]
             u = t * work[i, i]
-            wj[i] = u
+            work[j, i] = u
             dj -= u * t
         if not (dj > 0.0):
             return True
-        wj[j] = 1.0 / dj
+        work[j, j] = 1.0 / dj
     return False
 
 

@@ -90,7 +90,7 @@ from .eigen_dense_numba import dot, exceeds, jacobi, sym_eigvals
 __all__ = ["CERTIFIED", "DENSE", "NONFINITE", "R_FULL", "GUARD", "NBLOCKS", "MAXIT", "NINFO",
            "TOL_VALUES", "TOL_VECTORS", "I_BETA", "I_GAP", "I_CALLS", "I_WARM", "I_NMV", "I_PROOFS",
            "I_DENSE", "I_SCALE", "I_TOL", "I_VEC", "Work", "work", "new_work", "top_pairs", "exceeds",
-           "sym_eigvals", "frobenius_drift", "all_pairs", "is_finite"]
+           "sym_eigvals", "frobenius_drift", "all_pairs", "is_finite", "top_value", "top_two"]
 
 # ------------------------------------------------------------------------------------------
 # small helpers
@@ -200,73 +200,228 @@ def _full(B, w, scale):
     return status
 
 
-@jit
-def _ldlt_solve(F, x):
-    """Solve ``L D L^T y = x`` in place with the factors :func:`exceeds` left in ``F``."""
-    n = x.shape[0]
+@jit(_nrt=False)
+def _ldlt_solve(F, X, q):
+    """Solve ``L D L^T y = X[q]`` in place with the factors :func:`exceeds` left in ``F`` (2-d
+    indexing: no row views, whose reference counts cost more than the solve at small r)."""
+    n = X.shape[1]
     for i in range(1, n):
-        acc = x[i]
+        acc = X[q, i]
         for j in range(i):
-            acc -= F[i, j] * x[j]
-        x[i] = acc
+            acc -= F[i, j] * X[q, j]
+        X[q, i] = acc
     for i in range(n):
-        x[i] *= F[i, i]
+        X[q, i] *= F[i, i]
     for j in range(n - 1, -1, -1):
-        t = x[j]
+        t = X[q, j]
         for i in range(j):
-            x[i] -= F[j, i] * t
+            X[q, i] -= F[j, i] * t
 
 
-@jit
-def _values_warm(B, w, scale):
-    """``lambda_max`` for small r from the warm vector ``x[0]``, certified by inertia.
+@jit(_nrt=False)
+def _normalize_row(X, q):
+    """Scale ``X[q]`` to unit norm in place (as :func:`_normalize`); returns the norm it had."""
+    n = X.shape[1]
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    j = 0
+    while j + 4 <= n:
+        s0 += X[q, j] * X[q, j]
+        s1 += X[q, j + 1] * X[q, j + 1]
+        s2 += X[q, j + 2] * X[q, j + 2]
+        s3 += X[q, j + 3] * X[q, j + 3]
+        j += 4
+    while j < n:
+        s0 += X[q, j] * X[q, j]
+        j += 1
+    nrm = math.sqrt((s0 + s1) + (s2 + s3))
+    if nrm > 0.0:
+        inv = 1.0 / nrm
+        for i in range(n):
+            X[q, i] *= inv
+    return nrm
 
-    With ``theta = x^T B x`` (a lower bound) and ``rho = ||B x - theta x||``, ``sigma I - B`` with
-    ``sigma = theta + max(rho, tol)`` positive definite (:func:`exceeds` false) proves
-    ``lambda_max <= sigma``; once ``sigma - theta <= tol = 4 eps (|theta| + r scale)`` the value
-    is certified to rounding. Otherwise ``x <- (sigma I - B)^{-1} x`` (that factorisation is at
-    hand) and again, at most 6 times; -1 (the caller goes dense) if that does not certify."""
+
+@jit(_nrt=False)
+def _rq_certify(B, X, q, y, F, scale, early):
+    """``lambda_max(B)`` from the warm vector ``X[q]``, certified by inertia (no reference counts).
+
+    With ``theta = x^T B x`` (a lower bound) and ``rho = ||B x - theta x||``, ``sigma I - B``
+    positive definite (:func:`exceeds` false) proves ``lambda_max <= sigma``. The value is done
+    once ``sigma = theta + tol`` (``tol = 4 eps (|theta| + r scale)``) is proven: when
+    ``rho <= tol`` (the vector is then an eigenvector to rounding too), or, with ``early``, as
+    soon as ``rho <= 1e-6 scale`` (``lambda_max - theta ~ rho^2 / gap`` is often below ``tol``
+    already; then ``x`` takes one inverse iteration step with that factorisation, which leaves it
+    an eigenvector to ``~ tol / gap``, though ``rho`` is the residual before it). Otherwise
+    ``x <- (sigma I - B)^{-1} x`` with ``sigma = theta + rho`` (that factorisation, in ``F``,
+    proves ``sigma`` an upper bound first; if it does not, the step uses the Gershgorin bound),
+    at most 8 times.
+    Returns ``(status, theta, rho, sigma)``, status ``CERTIFIED`` or -1 (no certificate)."""
     r = B.shape[0]
-    x = w.x[0]
-    y = w.e
-    F = w.work
-    nrm = 0.0
-    for i in range(r):
-        nrm += x[i] * x[i]
-    nrm = math.sqrt(nrm)
+    nrm = _normalize_row(X, q)
     if not (nrm > 0.0 and nrm < math.inf):
-        return -1
-    for i in range(r):
-        x[i] /= nrm
-    for _ in range(6):
+        return -1, math.nan, math.nan, math.nan
+    for _ in range(8):
         theta = 0.0
         for i in range(r):
             acc = 0.0
             for j in range(r):
-                acc += B[i, j] * x[j]
+                acc += B[i, j] * X[q, j]
             y[i] = acc
-            theta += x[i] * acc
+            theta += X[q, i] * acc
         rho = 0.0
         for i in range(r):
-            d = y[i] - theta * x[i]
+            d = y[i] - theta * X[q, i]
             rho += d * d
         rho = math.sqrt(rho)
         tol = 4.0 * EPS * (abs(theta) + r * scale)
-        sigma = theta + max(rho, tol)
-        if exceeds(B, sigma, F):
-            return -1
-        if rho <= tol:
-            w.lam[0] = theta
-            w.res[0] = rho
-            w.err[0] = sigma - theta
-            w.info[I_GAP] = np.nan  # not computed on this path
-            w.info[I_WARM] = 1.0
-            return CERTIFIED
-        _ldlt_solve(F, x)
-        nrm = _normalize(x)
+        if rho <= tol or (early and rho <= 1e-6 * scale):
+            if not exceeds(B, theta + tol, F):
+                if rho > tol:  # one inverse iteration step with that factorisation: the other
+                    _ldlt_solve(F, X, q)  # components of x shrink by ~ tol / gap
+                    _normalize_row(X, q)
+                return CERTIFIED, theta, rho, theta + tol
+            if rho <= tol:
+                break
+        if exceeds(B, theta + rho, F):  # theta + rho is below lambda_max (a poor start):
+            g = -math.inf  # step with the Gershgorin bound instead, which is above it
+            for i in range(r):
+                acc = B[i, i]
+                for j in range(r):
+                    if j != i:
+                        acc += abs(B[i, j])
+                g = max(g, acc)
+            if exceeds(B, g + tol, F):
+                break
+        _ldlt_solve(F, X, q)
+        nrm = _normalize_row(X, q)
         if not (nrm > 0.0 and nrm < math.inf):
-            return -1
-    return -1
+            break
+    return -1, math.nan, math.nan, math.nan
+
+
+@jit(_nrt=False)
+def _values_warm(B, w, scale):
+    """``lambda_max`` for small r from the warm vector ``x[0]`` (:func:`_rq_certify`, early exit);
+    on success ``lam[0] <= lambda_max <= lam[0] + err[0] = info[I_BETA]``."""
+    st, theta, rho, sigma = _rq_certify(B, w.x, 0, w.e, w.work, scale, True)
+    if st != CERTIFIED:
+        return -1
+    w.lam[0] = theta
+    w.res[0] = rho
+    w.err[0] = sigma - theta
+    w.info[I_GAP] = np.nan  # not computed on this path
+    w.info[I_BETA] = sigma
+    w.info[I_WARM] = 1.0
+    return CERTIFIED
+
+
+@jit(_nrt=False)
+def _top_two_small(B, w):
+    """The top two eigenvalues and the top eigenvector of a small ``B`` (a whole-space workspace
+    with ``k = 2``), certified, without reference counts; -1 where this does not apply or does
+    not certify (the caller then uses :func:`top_pairs`).
+
+    ``lambda_1``, ``x_0``: :func:`_rq_certify` (``x_0`` an eigenvector to ``~ tol / gap``;
+    sign-continuous, since each inverse iteration step is positive definite).
+    ``lambda_2``: an upper bound is ``lambda_max(B - mu x_0 x_0^T)`` for ``mu >= 0`` (Weyl: the
+    term is positive semidefinite of rank one), certified the same way from the warm ``x_1``
+    with ``mu = max(lambda_1, 0)``; a lower bound is the smaller Ritz value of ``B`` on
+    ``span(x_0, x_1)`` (Cauchy interlacing). ``lam[1]`` is that lower bound and ``err[1]`` the
+    distance to the upper one. ``info[I_GAP]`` is not computed (NaN)."""
+    r = B.shape[0]
+    if not (w.Q.shape[0] == r and w.old.shape[0] == 0 and w.lam.shape[0] == 2 and r >= 2):
+        return -1
+    scale = _abs_max(B)
+    if not (scale > 0.0 and scale < math.inf):
+        return -1
+    X = w.x
+    st, th1, rho1, up1 = _rq_certify(B, X, 0, w.e, w.work, scale, True)
+    if st != CERTIFIED:
+        return -1
+    mu = max(th1, 0.0)
+    Bd = w.T
+    for i in range(r):
+        for j in range(r):
+            Bd[i, j] = B[i, j] - (mu * X[0, i]) * X[0, j]
+    for _ in range(2):  # warm x_1, orthogonal to x_0 (a coordinate vector if it was not usable)
+        c = 0.0
+        for j in range(r):
+            c += X[1, j] * X[0, j]
+        for j in range(r):
+            X[1, j] -= c * X[0, j]
+    if not (_normalize_row(X, 1) > 1e-8):
+        best = 0
+        for j in range(r):
+            if abs(X[0, j]) < abs(X[0, best]):
+                best = j
+        for j in range(r):
+            X[1, j] = (1.0 if j == best else 0.0) - X[0, best] * X[0, j]
+        _normalize_row(X, 1)
+    st, th2, rho2, up2 = _rq_certify(Bd, X, 1, w.e, w.work, scale, True)
+    if st != CERTIFIED:
+        return -1
+    v = w.f[0]
+    c = 0.0
+    for j in range(r):
+        c += X[1, j] * X[0, j]
+    nv = 0.0
+    for j in range(r):
+        v[j] = X[1, j] - c * X[0, j]
+        nv += v[j] * v[j]
+    nv = math.sqrt(nv)
+    if not (nv > 0.5):
+        return -1
+    a = 0.0
+    b = 0.0
+    cc = 0.0
+    for i in range(r):
+        bv = 0.0
+        bx = 0.0
+        for j in range(r):
+            bv += B[i, j] * v[j]
+            bx += B[i, j] * X[0, j]
+        a += X[0, i] * bx
+        b += X[0, i] * bv
+        cc += v[i] * bv
+    b /= nv
+    cc /= nv * nv
+    h = 0.5 * (a - cc)
+    low = 0.5 * (a + cc) - math.sqrt(h * h + b * b)  # the smaller Ritz value: <= lambda_2
+    lam2 = min(low, up2)
+    w.info[I_SCALE] = scale
+    w.lam[0] = th1
+    w.res[0] = rho1
+    w.err[0] = up1 - th1
+    w.lam[1] = lam2
+    w.res[1] = rho2
+    w.err[1] = up2 - lam2 + 4.0 * r * EPS * scale  # rounding in the 2 x 2 Rayleigh-Ritz
+    w.info[I_GAP] = np.nan
+    w.info[I_BETA] = np.nan
+    w.info[I_WARM] = 1.0
+    w.info[I_CALLS] += 1.0
+    return CERTIFIED
+
+
+@jit
+def top_two(B, w):
+    """:func:`top_pairs` for a workspace with ``k = 2`` and the top vector (``vectors="top"``):
+    for small r the certified path :func:`_top_two_small` (no reference counting, no dense
+    eigensolver), else (or if that does not certify) :func:`top_pairs` with an unknown drift."""
+    status = _top_two_small(B, w)
+    if status < 0:
+        status = top_pairs(B, w, math.inf)
+        r = B.shape[0]
+        if status != NONFINITE and w.lam.shape[0] == 2 and w.Q.shape[0] == r and w.old.shape[0] == 0:
+            vals = w.f[0, :r]  # a fresh warm x_1 for the next call: the second Jacobi vector
+            all_pairs(B, vals, w.T, w.e)
+            order = w.iv[:2]
+            _top_order(vals, r, order)
+            for j in range(r):
+                w.x[1, j] = w.T[order[1], j]
+    return status
 
 
 @jit
@@ -276,15 +431,15 @@ def _refresh_vector(B, w, scale):
     positive definite ``(lam_0 + 1e-8 scale) I - B`` (each shrinks the other components by
     ``1e-8 scale / gap``; the sign stays continuous since the inverse is positive definite)."""
     r = B.shape[0]
-    x = w.x[0]
-    if not (_normalize(x) > 0.0):
+    X = w.x
+    if not (_normalize_row(X, 0) > 0.0):
         for i in range(r):
-            x[i] = 1.0 + 0.5 * ((i * 7919) % 13) / 13.0
+            X[0, i] = 1.0 + 0.5 * ((i * 7919) % 13) / 13.0
     if exceeds(B, w.lam[0] + 1e-8 * scale, w.work):
         return
     for _ in range(2):
-        _ldlt_solve(w.work, x)
-        if not (_normalize(x) > 0.0):
+        _ldlt_solve(w.work, X, 0)
+        if not (_normalize_row(X, 0) > 0.0):
             return
 
 
@@ -292,11 +447,12 @@ def _refresh_vector(B, w, scale):
 def _top_residual(B, w):
     """``res[0] = ||B x_0 - lam_0 x_0||`` for the vector :func:`_refresh_vector` left."""
     r = B.shape[0]
+    X = w.x
     acc2 = 0.0
     for i in range(r):
-        acc = -w.lam[0] * w.x[0, i]
+        acc = -w.lam[0] * X[0, i]
         for j in range(r):
-            acc += B[i, j] * w.x[0, j]
+            acc += B[i, j] * X[0, j]
         acc2 += acc * acc
     w.res[0] = math.sqrt(acc2)
 
@@ -335,6 +491,52 @@ def _values(B, w, scale):
 # the contract
 
 
+@jit(_nrt=False)
+def _abs_max(B):
+    """``max |B_ij|`` in one pass; ``inf`` or NaN if ``B`` has a non-finite entry."""
+    scale = 0.0
+    bad = False
+    for i in range(B.shape[0]):
+        for j in range(B.shape[1]):
+            v = abs(B[i, j])
+            if v > scale:
+                scale = v
+            elif not (v <= scale):
+                bad = True
+    return math.nan if bad else scale
+
+
+@jit(_nrt=False)
+def _top_value_small(B, w):
+    """The small-r path of :func:`top_value`; -1 where it does not apply or does not certify.
+    Compiled without numba's reference counting (it allocates nothing), which at small r
+    costs more than the arithmetic."""
+    r = B.shape[0]
+    if not (w.Q.shape[0] == r and w.old.shape[0] == 0 and w.info[I_VEC] == 0.0):
+        return -1
+    scale = _abs_max(B)
+    if not (scale > 0.0 and scale < math.inf):
+        return -1
+    w.info[I_SCALE] = scale
+    if _values_warm(B, w, scale) != CERTIFIED:
+        return -1
+    w.info[I_CALLS] += 1.0
+    return CERTIFIED
+
+
+@jit
+def top_value(B, w):
+    """``lambda_max(B)``, certified: :func:`top_pairs` for a values-only workspace with ``k = 1``
+    (``w = work(r, 1, vectors=False)``), its cheapest path for small r called directly: the warm
+    Rayleigh quotient certified by inertia (:func:`_values_warm`, on exit ``lam[0] <= lambda_max
+    <= info[I_BETA]``); anything else (large r, no certificate, non-finite ``B``) goes through
+    :func:`top_pairs` with an unknown drift. Returns ``top_pairs``' status."""
+    status = _top_value_small(B, w)
+    if status < 0:
+        status = top_pairs(B, w, math.inf)
+    return status
+
+
 @jit
 def top_pairs(B, w, drift):
     """The ``k`` largest eigenpairs of the symmetric ``B`` (``k`` = the workspace's), certified.
@@ -359,15 +561,10 @@ def top_pairs(B, w, drift):
     """
     r = B.shape[0]
     info = w.info
-    if not is_finite(B):
+    scale = _abs_max(B)
+    if not (scale < math.inf):
         _set_nan(w)
         return NONFINITE
-    scale = 0.0
-    for i in range(r):
-        scale = max(scale, abs(B[i, i]))
-    for i in range(r):
-        for j in range(r):
-            scale = max(scale, abs(B[i, j]))
     info[I_SCALE] = scale
     if scale == 0.0:  # B = 0: every vector is an eigenvector; keep the previous ones
         for i in range(w.lam.shape[0]):
@@ -426,6 +623,7 @@ def _dense_fallback(B, w, scale):
         for j in range(r):
             w.Q[i, j] = Q[o, j]
             w.old[i, j] = Q[o, j]
+            w.old[b + i, j] = 0.0
     for i in range(k):
         w.err[i] = off + 4.0 * r * EPS * scale
     w.info[I_BETA] = (vals[order[k]] + off) if r > k else -math.inf

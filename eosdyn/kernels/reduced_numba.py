@@ -86,11 +86,19 @@ def step(state, u, G, s, z, n, m, eta, eta2, g, Gg):
     """
     r = s.shape[0]
     a = state[0]
-    ex, fd, ug, gGg = gradient_terms(u, G, s, z, g, Gg)
+    ex, fd = residual_terms(u, s, z, g)
     e2 = eta2 * eta * eta
     k_G1 = 2.0 * eta / (n * m)
     k_G2 = 4.0 * e2 * a / (n * n * m * m)
-    for i in range(r):  # row-major and exactly symmetric: (i, j) and (j, i) use the same ops
+    ug = 0.0
+    gGg = 0.0
+    for i in range(r):  # one pass over G: row i of G g (as gradient_terms sums it), then row i
+        acc = 0.0       # updated (row-major and exactly symmetric: (i, j) and (j, i) use the same ops)
+        for j in range(r):
+            acc += G[i, j] * g[j]
+        Gg[i] = acc
+        ug += u[i] * g[i]
+        gGg += g[i] * acc
         ui = u[i]
         gi = g[i]
         for j in range(r):
