@@ -630,6 +630,10 @@ for _k in ("classify", "diagnose", "edge", "step", "copy", "extras"):
 EK = "test_eigen_kernels.py::"
 twin("eigen_numba.top_pairs", top_eigpair, EK + "test_top_pairs_match_eigh_cold_and_warm",
      EK + "test_warm_sequence_stays_certified_and_cheap", marker="eigh")
+twin("eigen_numba.top_two", top_eigpair, EK + "test_top_two_and_top_value_along_a_path", marker="eigh")
+twin("eigen_numba.top_value", top_eigpair, EK + "test_top_two_and_top_value_along_a_path", marker="eigh")
+twin("eigen_block_numba.posdef_blocked", eigvalsh, EK + "test_blocked_inertia_proof_agrees_with_exceeds",
+     marker="eigvalsh")
 twin("eigen_numba.all_pairs", top_eigpair, EK + "test_all_pairs_is_a_full_eigendecomposition", marker="eigvalsh")
 twin("eigen_dense_numba.sym_eigvals", eigvalsh, EK + "test_sym_eigvals_matches_eigvalsh", marker="eigvalsh",
      via="eigen_numba.sym_eigvals")
