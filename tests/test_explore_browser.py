@@ -65,6 +65,11 @@ def shots():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``eosdyn explore`` on a free port; at the end, SIGINT must stop it within 10 s, cleanly."""
+    # the app's kernels compiled (or loaded from numba's cache) before the server starts, so the
+    # waits below time the app, not a first compile of the orbit-diagram and run kernels (minutes
+    # on a fresh 2-core CI machine); the server process loads them from the same cache
+    bifurcation(make_params(steps=20), "eta", "0.01,0.02", keep=2, backend="serial")
+    eosdyn.simulate(steps=20)
     port, save_dir = _free_port(), tmp_path_factory.mktemp("saved")
     log = tmp_path_factory.mktemp("log") / "explore.txt"
     with open(log, "w") as out:

@@ -109,8 +109,10 @@ def test_record_contract_is_independent_of_chunking():
     # SHARP_NEXT / A_NEXT are the diagnostics one step later
     pb, eng = engine_for(steps=700, record_every=1, loss_tol=0.0, **SMALL)
     eng.advance(0, 701)
-    np.testing.assert_array_equal(rec[:, L.SHARP_NEXT], pb.rec[steps + 1, L.SHARP][:-1].tolist()
-                                  + [rec[-1, L.SHARP_NEXT]])
+    # the same certified value up to rounding: the small-r eigen path starts warm from the previous
+    # call's vector, which a stride-7 run and a stride-1 run reach by different histories
+    np.testing.assert_allclose(rec[:, L.SHARP_NEXT], pb.rec[steps + 1, L.SHARP][:-1].tolist()
+                               + [rec[-1, L.SHARP_NEXT]], rtol=1e-14)
     np.testing.assert_allclose(rec[:-1, L.A_NEXT], pb.rec[steps[:-1] + 1, L.A_NORM2], rtol=1e-12)
 
 

@@ -48,7 +48,7 @@ PACKAGES = {
     "explore": "eosdyn.explore: the interactive explorer",
 }
 #: top-level modules documented on the "core" page
-CORE_MODULES = ("api", "errors", "progress")
+CORE_MODULES = ("api", "errors", "progress", "status")
 #: section titles of the API reference, by the subpackage (or module) a public name comes from
 API_GROUPS = {
     "api": "Running GD", "engines": "Engines", "analysis": "Analysing runs", "plot": "Plotting",

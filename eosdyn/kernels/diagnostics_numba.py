@@ -56,30 +56,25 @@ def state_is_finite(a, u, G):
 
 
 @jit(_nrt=False)
-def _diagnose_small(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, eig, out):
-    """:func:`diagnose` for small r (whole-space eigen workspaces), without reference counting
-    (which costs more than the arithmetic there): the same matrices and formulas, the eigen
-    values by :func:`eigen_numba._top_two_small` and :func:`eigen_numba._top_value_small`.
-    Returns False, having written nothing final, where it does not apply (large r, a state that
-    is not finite) or an eigen value did not certify: :func:`diagnose` then goes the general way."""
-    r = s.shape[0]
-    wk = eig[E_K]
-    if not (wk.Q.shape[0] == r and wk.old.shape[0] == 0 and wk.lam.shape[0] == 2):
-        return False
-    if not state_is_finite(a, u, G):
-        return False
-    K = mats[M_K]
-    KA = mats[M_KA]
-    KS = mats[M_KS]
-    delta = vecs[V_DELTA]
+def _residual(u, s, z, delta):
+    """``delta = S u - z`` (written) and ``(||delta||^2, F^T D = sum s_i u_i delta_i)``."""
     ex = 0.0
     fd = 0.0
-    for i in range(r):
+    for i in range(s.shape[0]):
         su = s[i] * u[i]
         delta[i] = su - z[i]
         ex += delta[i] * delta[i]
         fd += su * delta[i]
-    d2 = ex + y_perp2
+    return ex, fd
+
+
+@jit(_nrt=False)
+def _grams(a, G, s, n, m, eta, fd, K, KA, KS):
+    """The three r x r matrices of the diagnostics, written: ``K_A = (2/n) S G S``,
+    ``K = K_A + (2/n)(a/m) S^2`` (the Gram matrix M in the data basis) and
+    ``K* = K - (4 eta F^T D / (n^2 m)) S^2`` (M*); returns ``(c, a/m, cs) = (2/n, a/m,
+    4 eta F^T D / (n^2 m))``."""
+    r = s.shape[0]
     c = 2.0 / n
     am = a / m
     cs = 4.0 * eta * fd / (n * n * m)
@@ -92,6 +87,29 @@ def _diagnose_small(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, eig, out):
         for j in range(r):
             KS[i, j] = K[i, j]
         KS[i, i] -= cs * s[i] * s[i]
+    return c, am, cs
+
+
+@jit(_nrt=False)
+def _diagnose_small(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, eig, out):
+    """:func:`diagnose` for small r (whole-space eigen workspaces), without reference counting
+    (which costs more than the arithmetic there): the same matrices and formulas, the eigen
+    values by :func:`eigen_small_numba._top_two_small` and :func:`eigen_small_numba._top_value_small`.
+    Returns False, having written nothing final, where it does not apply (large r, a state that
+    is not finite) or an eigen value did not certify: :func:`diagnose` then goes the general way."""
+    r = s.shape[0]
+    wk = eig[E_K]
+    if not (wk.Q.shape[0] == r and wk.old.shape[0] == 0 and wk.lam.shape[0] == 2):
+        return False
+    if not state_is_finite(a, u, G):
+        return False
+    K = mats[M_K]
+    KA = mats[M_KA]
+    KS = mats[M_KS]
+    delta = vecs[V_DELTA]
+    ex, fd = _residual(u, s, z, delta)
+    d2 = ex + y_perp2
+    c, am, cs = _grams(a, G, s, n, m, eta, fd, K, KA, KS)
     if E._top_two_small(K, wk) < 0:
         return False
     if E._top_value_small(KA, eig[E_KA]) < 0 or E._top_value_small(KS, eig[E_KS]) < 0:
@@ -125,15 +143,8 @@ def diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, eig, out):
     """
     if _diagnose_small(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, eig, out):
         return
-    r = s.shape[0]
     delta = vecs[V_DELTA]
-    ex = 0.0
-    fd = 0.0
-    for i in range(r):
-        su = s[i] * u[i]
-        delta[i] = su - z[i]
-        ex += delta[i] * delta[i]
-        fd += su * delta[i]
+    ex, fd = _residual(u, s, z, delta)
     d2 = ex + y_perp2
     out[L.LOSS] = d2 / n
     out[L.A_NORM2] = a
@@ -146,18 +157,7 @@ def diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, eig, out):
     K = mats[M_K]
     KA = mats[M_KA]
     KS = mats[M_KS]
-    c = 2.0 / n
-    am = a / m
-    cs = 4.0 * eta * fd / (n * n * m)
-    for i in range(r):
-        for j in range(r):
-            ss = c * s[i] * s[j]
-            KA[i, j] = ss * G[i, j]
-            K[i, j] = KA[i, j]
-        K[i, i] += c * s[i] * s[i] * am
-        for j in range(r):
-            KS[i, j] = K[i, j]
-        KS[i, i] -= cs * s[i] * s[i]
+    c, am, cs = _grams(a, G, s, n, m, eta, fd, K, KA, KS)
     _spectra(K, KA, KS, G, s, c, am, am - cs / c, delta, d2, n, mats, vecs, eig, out)
     out[L.DTF] = fd
     out[L.SHARP_MW] = c * am * s[0] * s[0]
