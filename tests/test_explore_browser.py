@@ -27,6 +27,7 @@ import pytest
 import eosdyn
 from eosdyn.analysis.bifurcation import bifurcation
 from eosdyn.errors import ParameterError
+from eosdyn.explore.model import warm_kernels
 from eosdyn.model.params import make_params
 
 CHROMIUM = os.environ.get("EOSDYN_CHROMIUM", "/usr/bin/chromium")
@@ -47,8 +48,18 @@ def _free_port() -> int:
 
 
 def _command() -> list:
-    script = Path(sys.executable).with_name("eosdyn")
-    return [str(script)] if script.exists() else [sys.executable, "-c", "from eosdyn.cli import main; main()"]
+    """``eosdyn`` run by this interpreter on the package the tests imported: under ``python -m pytest``
+    in a checkout that is the checkout's ``eosdyn/``, not the installed copy the console script would
+    load, so the server finds the kernels the fixture compiled in numba's cache (which is keyed by
+    source file) instead of compiling them all again (minutes on a 2-core CI machine)."""
+    return [sys.executable, "-c", "from eosdyn.cli import main; main()"]
+
+
+def _env() -> dict:
+    """The environment of the server: this process's, with the imported package first on the path."""
+    root = str(Path(eosdyn.__file__).resolve().parent.parent)
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +81,13 @@ def server(tmp_path_factory):
     # on a fresh 2-core CI machine); the server process loads them from the same cache
     bifurcation(make_params(steps=20), "eta", "0.01,0.02", keep=2, backend="serial")
     eosdyn.simulate(steps=20)
+    warm_kernels()
     port, save_dir = _free_port(), tmp_path_factory.mktemp("saved")
     log = tmp_path_factory.mktemp("log") / "explore.txt"
     with open(log, "w") as out:
         proc = subprocess.Popen(_command() + ["explore", "--port", str(port), "--range", RANGE,
                                               "--diagram-steps", str(DIAGRAM_STEPS), "--save-dir", str(save_dir)],
-                                stdout=out, stderr=subprocess.STDOUT)
+                                stdout=out, stderr=subprocess.STDOUT, env=_env())
     url = f"http://127.0.0.1:{port}/"
 
     def wait_url():
