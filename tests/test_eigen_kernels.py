@@ -208,3 +208,26 @@ def test_blocked_inertia_proof_agrees_with_exceeds(where):
     sigma = where * lam
     A = np.ascontiguousarray(sigma * np.eye(r) - B)
     assert posdef_blocked(A, 48) == (not E.exceeds(B, sigma, np.zeros((r, r)))) == (sigma > lam)
+
+
+def test_whole_space_workspaces_compile_no_block_path():
+    """A whole-space workspace is a type of its own (``WholeWork``), so that kernels called with it
+    are compiled without block Davidson (a third of the default run's cold compile): its block
+    path resolves, at typing time, to an implementation that names none of the block kernels."""
+    import numba
+    from numba.core import types
+
+    assert type(E.work(5, 2)) is E.WholeWork and type(E.work(100, 2, dense=True)) is E.WholeWork
+    assert type(E.work(100, 2)) is E.Work and type(E.work(5, 2, dense=False)) is E.Work
+    mat = types.float64[:, ::1]
+    whole = E._block_path_impl(mat, numba.typeof(E.work(5, 2)), types.float64, types.float64)
+    block = E._block_path_impl(mat, numba.typeof(E.work(5, 2, dense=False)), types.float64, types.float64)
+    assert "_subspace" not in whole.__code__.co_names and "_dense_fallback" not in whole.__code__.co_names
+    assert "_subspace" in block.__code__.co_names
+    # and both types give the same certified pairs (the whole-space path) for a small matrix
+    B = _matrix(6, 3, "sym", 1.0)
+    w1, w2 = E.work(6, 2), E.work(6, 2, dense=True)
+    E.top_pairs(B, w1, np.inf)
+    E.top_pairs(B, w2, np.inf)
+    assert np.array_equal(w1.lam, w2.lam)
+    _check_pairs(B, w1, 2)

@@ -33,6 +33,11 @@ NINFO = 10
 
 Work = namedtuple("Work", ["lam", "x", "res", "err", "info", "Q", "old", "R", "V", "BV", "T",
                            "work", "e", "f", "iv"])
+#: the same fields for a workspace that can only take the whole-space path (``r <= R_FULL`` or
+#: ``dense``): a type of its own, so that kernels called with it are compiled without the block
+#: path (block Davidson, the blocked inertia proof), which it never runs; :func:`work` returns it.
+#: ``new_work`` (inside kernels, ``r`` known at run time only) always returns a :class:`Work`.
+WholeWork = namedtuple("WholeWork", Work._fields)
 
 
 @jit
@@ -53,7 +58,7 @@ def new_work(r, k, vectors, dense):
                 np.zeros(max(r, nb), dtype=np.int64))
 
 
-def work(r: int, k: int, vectors: bool | str = True, dense: bool | None = None) -> Work:
+def work(r: int, k: int, vectors: bool | str = True, dense: bool | None = None) -> Work | WholeWork:
     """Workspace of :func:`top_pairs` for the top ``k`` pairs of an ``r x r`` matrix.
 
     It carries the warm start between calls (one workspace per matrix that is tracked along a
@@ -61,7 +66,7 @@ def work(r: int, k: int, vectors: bool | str = True, dense: bool | None = None) 
     none (a looser residual tolerance for the block path). For ``r <= R_FULL`` the last two use the
     dense direct ``sym_eigvals`` (plus inverse iteration for ``x[0]``), faster than Jacobi there;
     rows of ``x`` not asked for are not kept current. ``dense`` forces the whole-space path
-    (default: ``r <= R_FULL``).
+    (default: ``r <= R_FULL``); a whole-space workspace is a :data:`WholeWork`.
     """
     k = max(1, min(k, r))
     full = r <= R_FULL if dense is None else bool(dense)
@@ -71,7 +76,7 @@ def work(r: int, k: int, vectors: bool | str = True, dense: bool | None = None) 
     info[I_BETA] = np.inf
     info[I_TOL] = TOL_VECTORS if vectors else TOL_VALUES
     info[I_VEC] = 2.0 if vectors is True else (1.0 if vectors == "top" else 0.0)
-    return Work(
+    return (WholeWork if full else Work)(
         lam=np.full(k, np.nan), x=np.zeros((k, r)), res=np.full(k, np.nan), err=np.full(k, np.nan),
         info=info, Q=np.zeros((b, r)), old=np.zeros((0 if full else 2 * b, r)),
         R=np.zeros((0 if full else b, r)), V=np.zeros((nb, r)), BV=np.zeros((0 if full else nb, r)),

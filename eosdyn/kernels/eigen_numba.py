@@ -49,8 +49,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba.core import types
+from numba.extending import overload
 
-from ._numba import jit
+from ._numba import JIT_OPTIONS, jit
 from .eigen_base_numba import (
     CERTIFIED,
     DENSE,
@@ -74,6 +76,7 @@ from .eigen_base_numba import (
     REORTH,
     TOL_VALUES,
     TOL_VECTORS,
+    WholeWork,
     Work,
     _emit,
     _normalize,
@@ -90,7 +93,7 @@ from .eigen_small_numba import _abs_max, _ldlt_solve, _normalize_row, _top_two_s
 
 __all__ = ["CERTIFIED", "DENSE", "NONFINITE", "R_FULL", "GUARD", "NBLOCKS", "MAXIT", "NINFO",
            "TOL_VALUES", "TOL_VECTORS", "I_BETA", "I_GAP", "I_CALLS", "I_WARM", "I_NMV", "I_PROOFS",
-           "I_DENSE", "I_SCALE", "I_TOL", "I_VEC", "Work", "work", "new_work", "top_pairs", "exceeds",
+           "I_DENSE", "I_SCALE", "I_TOL", "I_VEC", "Work", "WholeWork", "work", "new_work", "top_pairs", "exceeds",
            "sym_eigvals", "frobenius_drift", "all_pairs", "is_finite", "top_value", "top_two"]
 
 # ------------------------------------------------------------------------------------------
@@ -342,19 +345,40 @@ def top_pairs(B, w, drift):
         else:
             status = _full(B, w, scale)
     else:
+        status = _block_path(B, w, scale, drift)
+    info[I_CALLS] += 1.0
+    if status == DENSE:
+        info[I_DENSE] += 1.0
+    return status
+
+
+def _block_path(B, w, scale, drift):
+    """The block path of :func:`top_pairs` (compiled only for a block workspace, :data:`Work`)."""
+    raise NotImplementedError("_block_path is called from compiled kernels only")
+
+
+@overload(_block_path, jit_options=JIT_OPTIONS)
+def _block_path_impl(B, w, scale, drift):
+    """Typing-time dispatch: a :data:`WholeWork` never reaches the block path (``top_pairs``
+    takes it the whole-space way), so for it the block code is not compiled at all; its
+    implementation is the whole-space Jacobi of :func:`_full`, unreachable but well-typed."""
+    if isinstance(w, types.NamedTuple) and w.instance_class is WholeWork:
+        def whole(B, w, scale, drift):
+            return _full(B, w, scale)
+        return whole
+
+    def block(B, w, scale, drift):
         status = _subspace(B, w, scale, drift)
         if status < 0:  # missed eigenvalues or no convergence: cold restart, then whole space
-            info[I_WARM] = 0.0
-            info[I_BETA] = math.inf
+            w.info[I_WARM] = 0.0
+            w.info[I_BETA] = math.inf
             status = _subspace(B, w, scale, math.inf)
             if status < 0:
                 status = _dense_fallback(B, w, scale)
             else:
                 status = DENSE
-    info[I_CALLS] += 1.0
-    if status == DENSE:
-        info[I_DENSE] += 1.0
-    return status
+        return status
+    return block
 
 
 @jit
