@@ -213,12 +213,12 @@ def test_flow_state_helpers(r):
     assert diagnostics_numba.state_is_finite(p["a"], p["u"], p["G"])
     assert not diagnostics_numba.state_is_finite(p["a"], p["u"], np.where(p["G"] > 0, np.nan, p["G"]))
     for x in (y, bad, np.where(y > 0, np.nan, y), -bad):    # the finiteness predicates
-        assert flow_numba.all_finite(x) == sgd_numba.finite_state(x) == twins.finite(x)
+        assert flow_numba.all_finite(x) == twins.finite(x)
         assert eigen_base_numba.is_finite(x.reshape(1, -1)) == twins.finite(x)
 
 
 def test_full_engine_long_run_matches_numpy_gd():
-    """full_numba.step (residual, dot4, fused_rows: m = 37 exercises the 4-row unrolling and its
+    """full_numba.step (residual, fused_rows: m = 37 exercises the 4-row unrolling and its
     remainder), the carried ``h = W^T A``, ``||A||^2`` and rank-2 ``Ghat`` updates, refresh and
     stats against plain numpy GD and the reduced statistics of its parameters."""
     rng = np.random.default_rng(12)

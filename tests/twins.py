@@ -551,6 +551,8 @@ twin("batch_numba.run_cells", batch_cell, "test_scan.py::test_batch_kernel_match
      via="analysis.scan.run_batch")
 twin("batch_numba.run_cells_parallel", batch_cell, KT + "test_parallel_and_chained_cells")
 twin("batch_numba.run_chain", batch_cell, KT + "test_parallel_and_chained_cells")
+twin("batch_numba.finish_cell", batch_cell, "test_scan.py::test_batch_kernel_matches_numpy_twin",
+     via="batch_numba.run_cell (and optim_cells_numba.run_cell, against its own twin)")
 # ---- the per-step edge tracker ------------------------------------------------------------------
 twin("edge_numba.gram", gram, KT + "test_gram_and_above_edge")
 twin("edge_numba.above", above_edge, KT + "test_gram_and_above_edge")
@@ -586,7 +588,7 @@ twin("check_numba.map_states_at", reduced_map,
 twin("check_numba.derive", diagnostics, "test_check.py::test_replayed_series_match_numpy_twin",
      via="analysis.replay.per_step")
 # ---- parameter-space GD ----------------------------------------------------------------------------
-for _k in ("step", "residual", "fused_rows", "dot4", "refresh"):
+for _k in ("step", "residual", "fused_rows", "refresh"):
     twin(f"full_numba.{_k}", gd_params, "test_engines.py::test_engine_matches_numpy_parameter_gd",
          KT + "test_full_engine_long_run_matches_numpy_gd", via="eosdyn.simulate(engine='full')")
 twin("full_numba.stats", statistics, KT + "test_full_engine_long_run_matches_numpy_gd")
@@ -670,7 +672,6 @@ twin("sgd_numba.directional_curvature", batch_hessian, OP + "test_directional_cu
      OP + "test_recorded_batch_columns_match_twin")
 twin("sgd_numba.batch_sharpness", batch_hessian, OP + "test_batch_sharpness_is_the_mean_over_sampled_subsets",
      OP + "test_recorded_batch_columns_match_twin")
-twin("sgd_numba.finite_state", finite, KT + "test_flow_state_helpers")
 twin("momentum_numba.step", train, KT + "test_momentum_step_matches_numpy_training",
      OP + "test_momentum_and_sgd_engines_match_numpy_twin", via="eosdyn.simulate(optimizer='momentum')")
 twin("momentum_numba.velocity_norm2", momentum_state, KT + "test_momentum_step_matches_numpy_training")

@@ -7,7 +7,7 @@ import sys
 import click
 
 from ._options import parameter_options, run_params, scenario_option
-from ._output import FIGURE_HELP, OVERWRITE_HELP, echo_json, parse_window
+from ._output import FIGURE_HELP, OVERWRITE_HELP, echo_json, parse_window, prefetch
 
 
 @click.command()
@@ -37,6 +37,7 @@ def simulate(scenario, out, overwrite, plot, window, as_json, quiet, **options):
 
         check_path(plot, name="plot")
     win = parse_window(window)
+    prefetch()
     ds = api.simulate(params, progress=not quiet)
     info = summary.summarize(ds)
     if out is not None:

@@ -49,6 +49,31 @@ NF = 7
 I_STATUS, I_STATUS_STEP, I_FIRST_CROSS, I_EXCURSIONS, I_FLIPS, I_RESETS = range(6)
 NI = 6
 
+@jit
+def finish_cell(code, t, tail_start, obs, maxl, tail_min, tail_max, edge, resets, fsum, isum):
+    """The end-of-cell summaries (``F_*`` into ``fsum``, ``I_*`` into ``isum``) of a cell that
+    stopped with ``code`` at step ``t``, its last observation ``obs``, the largest loss ``maxl``,
+    the tail range of ``eta Lambda`` and the edge counters ``edge`` (:func:`edge_run`). A cell
+    that converged before ``tail_start`` no longer moves: its tail is its final value."""
+    if code == L.CONVERGED and t < tail_start:
+        tail_min = obs[O_ES]
+        tail_max = obs[O_ES]
+    if not (tail_min <= tail_max):
+        tail_min = np.nan
+        tail_max = np.nan
+    fsum[F_FINAL_ES] = obs[O_ES]
+    fsum[F_MAX_LOSS] = maxl
+    fsum[F_FINAL_LOSS] = obs[O_LOSS]
+    fsum[F_TAIL_MIN] = tail_min
+    fsum[F_TAIL_MAX] = tail_max
+    isum[I_STATUS] = code
+    isum[I_STATUS_STEP] = t
+    isum[I_FIRST_CROSS] = edge[1]
+    isum[I_EXCURSIONS] = edge[2]
+    isum[I_FLIPS] = edge[3]
+    isum[I_RESETS] = resets
+
+
 #: per-cell inputs, every field with a leading cell axis: data ``s, z`` (cells, r), ``y_perp2, n``;
 #: ``m, eta``; the initial state ``a0`` (cells,), ``u0`` (cells, r), ``G0`` (cells, r, r); the
 #: thresholds ``loss_tol, max_loss``; the initial tangent ``tangent0`` (cells, 1 + r + r*r)
@@ -253,25 +278,7 @@ def run_cell(c, data, ctl, out):
             jvp(state, u, G, ta, tu, tG, s, z, n, m, eta, order, g, Gg, dg, dGg)
         step(state, u, G, s, z, n, m, eta, order, g, Gg)
         t += 1
-    if code == L.CONVERGED:
-        # the state no longer moves: the tail (and the rest of the orbit) is the final value
-        if t < tail_start:
-            tail_min = obs[O_ES]
-            tail_max = obs[O_ES]
-    if not (tail_min <= tail_max):
-        tail_min = np.nan
-        tail_max = np.nan
-    fsum[F_FINAL_ES] = obs[O_ES]
-    fsum[F_MAX_LOSS] = maxl
-    fsum[F_FINAL_LOSS] = obs[O_LOSS]
-    fsum[F_TAIL_MIN] = tail_min
-    fsum[F_TAIL_MAX] = tail_max
-    isum[I_STATUS] = code
-    isum[I_STATUS_STEP] = t
-    isum[I_FIRST_CROSS] = edge[1]
-    isum[I_EXCURSIONS] = edge[2]
-    isum[I_FLIPS] = edge[3]
-    isum[I_RESETS] = resets
+    finish_cell(code, t, tail_start, obs, maxl, tail_min, tail_max, edge, resets, fsum, isum)
     final_a[0] = state[0]
     for i in range(r):
         final_u[i] = u[i]

@@ -24,28 +24,7 @@ from . import layout as L
 from . import record_numba as R
 from ._numba import jit
 from .diagnostics_numba import diagnose, state_is_finite, workspace
-
-
-@jit
-def dot4(x, y):
-    """``x . y`` with four interleaved partial sums (pipelines and vectorises without
-    fastmath; a fixed summation order, so results are deterministic)."""
-    n = x.shape[0]
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    j = 0
-    while j + 4 <= n:
-        s0 += x[j] * y[j]
-        s1 += x[j + 1] * y[j + 1]
-        s2 += x[j + 2] * y[j + 2]
-        s3 += x[j + 3] * y[j + 3]
-        j += 4
-    while j < n:
-        s0 += x[j] * y[j]
-        j += 1
-    return (s0 + s1) + (s2 + s3)
+from .eigen_dense_numba import dot
 
 
 @jit
@@ -56,7 +35,7 @@ def residual(h, XT, Y, m, D):
     d2 = 0.0
     dtf = 0.0
     for j in range(n):
-        f = dot4(XT[j], h) / sq
+        f = dot(XT[j], h, h.shape[0]) / sq
         D[j] = f - Y[j]
         d2 += D[j] * D[j]
         dtf += D[j] * f
@@ -110,7 +89,7 @@ def fused_rows(A, W, p, c, hb):
         i += 4
     while i < m:
         wi = W[i]
-        an = A[i] - c * dot4(wi, p)
+        an = A[i] - c * dot(wi, p, p.shape[0])
         ca = c * A[i]
         for j in range(d):
             x = wi[j] - ca * p[j]
@@ -129,7 +108,7 @@ def step(A, W, h, state, Ghat, XT, X, Y, U, eta, D, p, kq, hb):
     r = U.shape[1]
     residual(h, XT, Y, m, D)
     for i in range(d):
-        p[i] = dot4(X[i], D)
+        p[i] = dot(X[i], D, D.shape[0])
     c = 2.0 * eta / (n * math.sqrt(m))
     # Ghat update from k = U^T h, q = U^T p (before A, W change)
     for k in range(r):

@@ -19,23 +19,13 @@ from . import eigen_numba as E
 from . import layout as L
 from ._numba import jit
 from .batch_numba import (
-    F_FINAL_ES,
-    F_FINAL_LOSS,
     F_INIT_ES,
     F_LYAP,
-    F_MAX_LOSS,
-    F_TAIL_MAX,
-    F_TAIL_MIN,
-    I_EXCURSIONS,
-    I_FIRST_CROSS,
-    I_FLIPS,
-    I_RESETS,
     I_STATUS,
-    I_STATUS_STEP,
     NOBS,
     O_ES,
-    O_LOSS,
     _observe,
+    finish_cell,
 )
 from .diagnostics_numba import state_is_finite
 from .edge_numba import above, edge_run
@@ -112,23 +102,7 @@ def run_cell(s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, 
         start = 0 if full else batch_start(t, seed, bsz, perm, epoch)
         step(sc, vv, MM, s, z, V, yperp, perm, start, N, full, m, eta, beta, gamma, tmp)
         t += 1
-    if code == L.CONVERGED and t < tail_start:
-        tail_min = obs[O_ES]
-        tail_max = obs[O_ES]
-    if not (tail_min <= tail_max):
-        tail_min = np.nan
-        tail_max = np.nan
-    fsum[F_FINAL_ES] = obs[O_ES]
-    fsum[F_MAX_LOSS] = maxl
-    fsum[F_FINAL_LOSS] = obs[O_LOSS]
-    fsum[F_TAIL_MIN] = tail_min
-    fsum[F_TAIL_MAX] = tail_max
-    isum[I_STATUS] = code
-    isum[I_STATUS_STEP] = t
-    isum[I_FIRST_CROSS] = edge[1]
-    isum[I_EXCURSIONS] = edge[2]
-    isum[I_FLIPS] = edge[3]
-    isum[I_RESETS] = 0
+    finish_cell(code, t, tail_start, obs, maxl, tail_min, tail_max, edge, 0, fsum, isum)
 
 
 @jit

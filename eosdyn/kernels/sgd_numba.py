@@ -41,7 +41,6 @@ training batches), the Monte Carlo estimator of Andreyev & Beneventano's code (t
 relative standard error of 0.5%; the count is fixed here so runs are deterministic).
 """
 
-import math
 
 import numpy as np
 
@@ -203,12 +202,3 @@ def batch_sharpness(a, u, G, s, z, V, yperp, m, seed, t, samples, b, work, delta
             total += kap
             count += 1
     return total / count if count > 0 else np.nan
-
-
-@jit
-def finite_state(x):
-    """True when every entry of the flat array ``x`` is finite."""
-    for i in range(x.shape[0]):
-        if not math.isfinite(x[i]):
-            return False
-    return True
