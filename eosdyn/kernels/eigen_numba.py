@@ -29,6 +29,8 @@ Two paths, one contract (:mod:`.eigen_dense_numba` has the dense building blocks
   eigenbasis ``Q`` is nearly diagonal, so one or two cyclic Jacobi sweeps finish it. Every
   eigenvalue is then within ``||offdiag(T)||_F`` of a diagonal entry (Weyl): the certificate
   is rigorous and the whole spectrum is known (``gap`` is exact). ``O(r^3)`` with tiny constants.
+  :func:`work` returns a :data:`WholeWork` here, a type of its own, so that a kernel called
+  with one is compiled without the block path below (a fifth of the default run's cold compile).
 * ``r > R_FULL``: block Davidson/Lanczos with thick restart on ``O(r^2)`` matrix-vector
   products. The basis starts from the previous Ritz vectors and the ones before (the span
   holds their linear extrapolation), grows by the residuals of the wanted pairs, and is
