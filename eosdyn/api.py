@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
 from ._version import __version__
 from .analysis import summary as records
@@ -25,6 +25,9 @@ from .optim.select import engine_class
 from .progress import progress_bar
 from .status import Status
 from .status import run_attrs as status_attrs
+
+if TYPE_CHECKING:  # xarray loads on first use (it costs ~0.5 s; the CLI imports it while kernels run)
+    import xarray as xr
 
 
 def simulate(
@@ -210,6 +213,8 @@ def to_dataset(pb: Problem, final: init_mod.Statistics, wall: float) -> xr.Datas
     edge = run_edge(p)   # 2/eta for GD; the optimizer's edge otherwise (eosdyn.optim)
     rows = records.row_variables(pb)
     step_v = ("step",)
+    import xarray as xr
+
     ds = xr.Dataset(
         {
             "loss": (step_v, rec[:, L.LOSS]),

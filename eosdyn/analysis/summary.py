@@ -14,11 +14,15 @@ optimizer's edge on its relevant sharpness otherwise (:mod:`eosdyn.optim`; ``edg
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import xarray as xr
 
 from ..kernels import layout as L
 from .summary_table import Summary, optional_summaries
+
+if TYPE_CHECKING:  # xarray loads on first use (it costs ~0.5 s; the CLI imports it while kernels run)
+    import xarray as xr
 
 #: names of the phase codes (index = code), as in :data:`eosdyn.io.schema.VARIABLES` ``phase``
 PHASE_LABELS = ("unknown", "I", "II", "III", "IV", "stationary")

@@ -27,10 +27,11 @@ def simulate(scenario, out, overwrite, plot, window, as_json, quiet, **options):
     """
     from .. import api
     from ..analysis import summary
-    from ..io import files as io
 
     params = run_params(options, scenario)
     if out is not None:
+        from ..io import files as io
+
         io.check_target(out, "run", overwrite, name="out")
     if plot is not None:
         from ..plot.common import check_path

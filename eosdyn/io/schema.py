@@ -16,9 +16,12 @@ as a code with its CF flag table (``status_code``, ``status_flag_values``,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
+
+if TYPE_CHECKING:  # xarray loads on first use (it costs ~0.5 s; the CLI imports it while kernels run)
+    import xarray as xr
 
 
 @dataclass(frozen=True)
