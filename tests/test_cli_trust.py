@@ -258,6 +258,34 @@ def test_gallery_keeps_labels_with_their_runs_and_refuses_unknown_engines(tmp_pa
         gallery.draw(gallery.read_figure(scenario), tmp_path / "c.png", Cache(), echo=notes.append)
 
 
+
+def test_ctrl_c_during_figures_does_not_wait_for_orbit_diagrams(tmp_path):
+    """An orbit diagram still computing (here: a stand-in that would take 120 s) does not keep
+    ``eosdyn figures`` alive after Ctrl-C: the command ends within seconds."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "sc").mkdir()
+    (tmp_path / "sc" / "b.toml").write_text('[run]\nsteps = 50\n[figure]\nkind = "bifurcation"\n')
+    code = ("import time\nfrom eosdyn.plot import gallery\n"
+            "gallery._orbit_data = lambda spec, progress=False: time.sleep(120)\n"
+            "print('started', flush=True)\n"
+            f"gallery.build({str(tmp_path / 'sc')!r}, {str(tmp_path / 'out')!r})\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(2)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("still running 30 s after SIGINT: it waits for the orbit diagram") from None
+    assert time.monotonic() - t0 < 30 and proc.returncode != 0 and "KeyboardInterrupt" in err
+
 # --- library code leaves process-wide state alone ------------------------------------------
 
 

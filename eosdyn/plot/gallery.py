@@ -20,8 +20,9 @@ are drawn, and drawn last.
 
 from __future__ import annotations
 
+import threading
 import tomllib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,17 +130,31 @@ def build(scenarios="scenarios", out_dir="figures", fmt: str = "png", only=None,
     cache, written = RunCache(progress), []
     specs = [(f, read_figure(f)) for f in files]
     heavy = [(f, spec) for f, spec in specs if spec.kind == "bifurcation"]
-    pool = ThreadPoolExecutor(max_workers=max(1, len(heavy)), thread_name_prefix="eosdyn-orbit")
-    orbits = {f: pool.submit(_orbit_data, spec, progress) for f, spec in heavy}
-    try:
-        for f, spec in [(f, spec) for f, spec in specs if f not in orbits] + heavy:
-            target = out / f"{f.stem}.{fmt}"
-            if draw(spec, target, cache, echo, orbits.get(f)):
-                written.append(target)
-                echo(f"{target}  ({spec.kind}) {spec.caption}".rstrip())
-    finally:  # on an error, orbit diagrams not started yet are not started
-        pool.shutdown(wait=False, cancel_futures=True)
+    orbits = {f: in_background(_orbit_data, spec, progress) for f, spec in heavy}
+    for f, spec in [(f, spec) for f, spec in specs if f not in orbits] + heavy:
+        target = out / f"{f.stem}.{fmt}"
+        if draw(spec, target, cache, echo, orbits.get(f)):
+            written.append(target)
+            echo(f"{target}  ({spec.kind}) {spec.caption}".rstrip())
     return sorted(written)
+
+
+def in_background(fn, *args) -> Future:
+    """``fn(*args)`` in a daemon thread, as a future: the orbit diagrams run beside the other
+    figures (their kernels release the GIL), and Ctrl-C ends the command at once, where the
+    threads of an executor would be joined at exit (minutes of orbit kernels)."""
+    fut: Future = Future()
+
+    def work():
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001  (handed to the caller by fut.result())
+            fut.set_exception(exc)
+
+    threading.Thread(target=work, name="eosdyn-orbit", daemon=True).start()
+    return fut
 
 
 def draw(spec: FigureSpec, target: Path, cache: RunCache, echo=print, orbit=None) -> bool:
