@@ -45,4 +45,4 @@ def test_prefetch_imports_the_result_modules_in_a_thread():
             "t = prefetch()\nassert isinstance(t, threading.Thread) and t.daemon\nt.join(120)\n"
             "assert set(RESULT_IMPORTS) >= {'xarray', 'dask.array'}\n"
             "prefetch(('no_such_module_eosdyn',)).join(10)  # skipped, not raised")
-    assert {"xarray", "dask", "rich", "pandas"} <= loaded_after(code)
+    assert {"xarray", "dask", "pandas"} <= loaded_after(code)

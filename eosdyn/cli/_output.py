@@ -9,10 +9,10 @@ import threading
 
 import click
 
-#: what building and printing a run's result imports after its kernels ran: xarray (about 0.5 s,
-#: loaded on first use), which probes dask (about 0.6 s) for every Dataset it builds; rich draws
-#: the summary table
-RESULT_IMPORTS = ("xarray", "dask.array", "rich.console", "rich.table")
+#: what building a run's result imports after its kernels ran: xarray (about 0.5 s, loaded on
+#: first use), which probes dask (about 0.6 s) for every Dataset it builds. Nothing the main
+#: thread imports while the kernels run (the progress bar's rich), so no import waits on another
+RESULT_IMPORTS = ("xarray", "dask.array")
 
 
 def prefetch(modules=RESULT_IMPORTS) -> threading.Thread:
