@@ -1,5 +1,19 @@
+import os
+
 import numpy as np
 import pytest
+
+# One BLAS thread (unless OPENBLAS_NUM_THREADS is set): on a small shared machine OpenBLAS's
+# worker threads spin for cores that other processes hold; a 300 x 300 eigvalsh then takes
+# ~0.2 s instead of ~5 ms and test_network_spectra's Lanczos cases 1.8 s instead of 0.02 s.
+# Results differ from a multi-threaded BLAS by rounding at most, inside every tolerance here.
+# numpy is already loaded when pytest imports this file, hence threadpoolctl for this process;
+# the variable makes the subprocesses (CLI, server, workers) start the same way.
+if "OPENBLAS_NUM_THREADS" not in os.environ:
+    from threadpoolctl import threadpool_limits
+
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    threadpool_limits(limits=1, user_api="blas")
 
 
 @pytest.fixture

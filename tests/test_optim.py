@@ -138,7 +138,9 @@ def test_directional_curvature_matches_dense_batch_hessian(problem):
     p = problem
     X, Y, A, W, m = p["X"], p["Y"], p["A"], p["W"], p["m"]
     U, s, Vt = np.linalg.svd(X, full_matrices=False)
-    V, z = Vt.T, Vt @ Y
+    # V C-contiguous like the engines' copy: a Fortran-ordered V would compile a specialisation
+    # of the kernel (and of batch_gradient) that only this test uses
+    V, z = np.ascontiguousarray(Vt.T), Vt @ Y
     yperp = Y - V @ z
     WU = W @ U
     a, u, G = A @ A, WU.T @ A / np.sqrt(m), WU.T @ WU / m
