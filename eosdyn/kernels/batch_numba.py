@@ -297,7 +297,7 @@ def run_cells(data, ctl, out):
 def run_cells_parallel(data, ctl, out):
     """:func:`run_cells` with a ``prange`` over cells (identical results: cells are independent)."""
     for c in prange(data.s.shape[0]):
-        run_cell(c, data, ctl, out)
+        run_cell(np.int64(c), data, ctl, out)  # prange's index is unsigned: reuse run_cells' run_cell
 
 
 @jit

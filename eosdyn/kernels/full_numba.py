@@ -184,7 +184,8 @@ def full_diagnose(A, W, h, state, Ghat, XT, Y, U, s, z, y_perp2, eta, D, u, G, m
     n = XT.shape[0]
     m = W.shape[0]
     stats(h, Ghat, U, m, u, G)
-    diagnose(state[0], u, G, s, z, y_perp2, n, m, eta, mats, vecs, eig, row)
+    # n, m as floats, as every other caller passes them: one compiled diagnose (the same values)
+    diagnose(state[0], u, G, s, z, y_perp2, float(n), float(m), eta, mats, vecs, eig, row)
     d2, dtf = residual(h, XT, Y, m, D)
     row[L.LOSS] = d2 / n
     row[L.DTF] = dtf

@@ -126,8 +126,8 @@ def run_cells(s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma,
 def run_cells_parallel(s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, sc, vv, MM, steps,
                        every, sharp_every, tail_start, orbit_start, loss_tol, max_loss, traj, orbit, fsum, isum):
     """:func:`run_cells` with a ``prange`` over cells (identical results)."""
-    for c in prange(s.shape[0]):
-        _cell(c, s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, sc, vv, MM, steps, every,
+    for c in prange(s.shape[0]):  # prange's index is unsigned: np.int64 reuses run_cells' _cell
+        _cell(np.int64(c), s, z, V, yperp, y_perp2, n, m, eta, beta, gamma, bsz, seed, sigma, sc, vv, MM, steps, every,
               sharp_every, tail_start, orbit_start, loss_tol, max_loss, traj, orbit, fsum, isum)
 
 
