@@ -270,7 +270,9 @@ def test_ctrl_c_during_figures_does_not_wait_for_orbit_diagrams(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "sc").mkdir()
     (tmp_path / "sc" / "b.toml").write_text('[run]\nsteps = 50\n[figure]\nkind = "bifurcation"\n')
-    code = ("import time\nfrom eosdyn.plot import gallery\n"
+    # Python's Ctrl-C handler, as in a terminal (a shell's background job starts with SIGINT ignored)
+    code = ("import signal, time\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "from eosdyn.plot import gallery\n"
             "gallery._orbit_data = lambda spec, progress=False: time.sleep(120)\n"
             "print('started', flush=True)\n"
             f"gallery.build({str(tmp_path / 'sc')!r}, {str(tmp_path / 'out')!r})\n")
