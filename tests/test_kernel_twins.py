@@ -269,6 +269,8 @@ def test_jacobi_rotation_and_sweeps():
     x, y = rng.standard_normal(9), rng.standard_normal(9)
     for n in range(10):
         assert eigen_dense_numba.dot(x, y, n) == pytest.approx(twins.inner(x[:n], y[:n]), rel=1e-14, abs=1e-15)
+        XY = np.vstack([x, y])  # the 2-d row form sums in the same order: the same bits as dot
+        assert eigen_dense_numba.dot_rows(XY, 0, XY, 1, n) == eigen_dense_numba.dot(x, y, n)
     prev = np.full((6, 6), np.nan)
     assert eigen_base_numba.frobenius_drift(B, prev) == twins.drift(B, np.full((6, 6), np.nan))
     assert np.array_equal(prev, B)

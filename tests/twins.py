@@ -644,6 +644,7 @@ twin("eigen_dense_numba.exceeds", eigvalsh, EK + "test_exceeds_is_the_inertia_of
 twin("eigen_dense_numba.rotate", jacobi_rotation, KT + "test_jacobi_rotation_and_sweeps")
 twin("eigen_dense_numba.jacobi", eigvalsh, KT + "test_jacobi_rotation_and_sweeps")
 twin("eigen_dense_numba.dot", inner, KT + "test_jacobi_rotation_and_sweeps")
+twin("eigen_dense_numba.dot_rows", inner, KT + "test_jacobi_rotation_and_sweeps")
 twin("eigen_base_numba.frobenius_drift", drift, KT + "test_jacobi_rotation_and_sweeps")
 twin("eigen_base_numba.is_finite", finite, KT + "test_flow_state_helpers")
 plumbing("eigen_base_numba.work", "allocates top_pairs' workspace", EK + "test_top_pairs_match_eigh_cold_and_warm")

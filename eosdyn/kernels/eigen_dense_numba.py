@@ -379,6 +379,28 @@ def dot(x, y, n):
     return (s0 + s1) + (s2 + s3)
 
 
+@jit(_nrt=False, inline="always")
+def dot_rows(A, i, C, j, n):
+    """``A[i, :n] . C[j, :n]``, summed as :func:`dot` (the same four partial sums, so the same
+    bits), with 2-d indexing: row views cost reference counts, which on the small-r paths cost
+    more than the arithmetic."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    l = 0
+    while l + 4 <= n:
+        s0 += A[i, l] * C[j, l]
+        s1 += A[i, l + 1] * C[j, l + 1]
+        s2 += A[i, l + 2] * C[j, l + 2]
+        s3 += A[i, l + 3] * C[j, l + 3]
+        l += 4
+    while l < n:
+        s0 += A[i, l] * C[j, l]
+        l += 1
+    return (s0 + s1) + (s2 + s3)
+
+
 @jit(_nrt=False)
 def exceeds(B, sigma, work):
     """The inertia test: ``True`` unless ``sigma I - B`` is positive definite.
@@ -395,22 +417,8 @@ def exceeds(B, sigma, work):
     """
     n = B.shape[0]
     for j in range(n):  # 2-d indexing throughout: row views cost reference counts
-        for i in range(j):  # (L D)_{ji} = -B_ji - sum_l (L D)_{jl} L_il, four partial sums (as dot)
-            s0 = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            s3 = 0.0
-            l = 0
-            while l + 4 <= i:
-                s0 += work[j, l] * work[i, l]
-                s1 += work[j, l + 1] * work[i, l + 1]
-                s2 += work[j, l + 2] * work[i, l + 2]
-                s3 += work[j, l + 3] * work[i, l + 3]
-                l += 4
-            while l < i:
-                s0 += work[j, l] * work[i, l]
-                l += 1
-            work[j, i] = -B[j, i] - ((s0 + s1) + (s2 + s3))
+        for i in range(j):  # (L D)_{ji} = -B_ji - sum_l (L D)_{jl} L_il
+            work[j, i] = -B[j, i] - dot_rows(work, j, work, i, i)
         dj = sigma - B[j, j]
         for i in range(j):
             t = work[j, i]

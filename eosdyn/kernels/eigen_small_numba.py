@@ -31,7 +31,7 @@ from .eigen_base_numba import (
     I_VEC,
     I_WARM,
 )
-from .eigen_dense_numba import exceeds
+from .eigen_dense_numba import dot_rows, exceeds
 
 
 @jit(_nrt=False)
@@ -56,21 +56,7 @@ def _ldlt_solve(F, X, q):
 def _normalize_row(X, q):
     """Scale ``X[q]`` to unit norm in place (as :func:`_normalize`); returns the norm it had."""
     n = X.shape[1]
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    j = 0
-    while j + 4 <= n:
-        s0 += X[q, j] * X[q, j]
-        s1 += X[q, j + 1] * X[q, j + 1]
-        s2 += X[q, j + 2] * X[q, j + 2]
-        s3 += X[q, j + 3] * X[q, j + 3]
-        j += 4
-    while j < n:
-        s0 += X[q, j] * X[q, j]
-        j += 1
-    nrm = math.sqrt((s0 + s1) + (s2 + s3))
+    nrm = math.sqrt(dot_rows(X, q, X, q, n))
     if nrm > 0.0:
         inv = 1.0 / nrm
         for i in range(n):
