@@ -108,7 +108,7 @@ def test_edge_tracker_bookkeeping():
             ph, an = edge_numba.finalise(tf, ti, lam[t], a[t], up, True, sigma)
             phase.append(ph)
             anomaly.append(an)
-        edge_numba.enter(tf, ti, t, lam[t], a[t], up, True, eta, loss[t])
+        edge_numba.enter(tf, ti, t, lam[t], a[t], up, True, eta, loss[t], edge_numba.late_start(T))
     edge_numba.cache_next(tf, ti, lam[T + 1], a[T + 1], lam[T + 1] > sigma, True)   # a lookahead's cache
     assert edge_numba.have_next(ti) and tf[L.TF_NEXT_LAM] == lam[T + 1] and tf[L.TF_NEXT_A] == a[T + 1]
     ph, an = edge_numba.finalise(tf, ti, lam[T + 1], a[T + 1], lam[T + 1] > sigma, True, sigma)
@@ -122,15 +122,17 @@ def test_edge_tracker_bookkeeping():
     assert tuple(ti[L.TI_PHASE:L.TI_PHASE + 6]) == ref["phase_steps"] and ti[L.TI_STEPS] == T + 1
     assert tf[L.TF_MAX_ES] == ref["max_eta_sharpness"]
     assert tf[L.TF_LOSS_MIN] == loss[:T + 1].min() and tf[L.TF_LOSS_MAX] == loss[:T + 1].max()
+    late = lam[-(-T // 2):T + 1]                                            # steps ceil(T/2) .. T
+    assert ti[L.TI_LATE] == late.size and tf[L.TF_LATE_SUM] == pytest.approx(late.sum(), rel=1e-14)
     rec = np.zeros((1, L.NCOL))
     edge_numba.flush_window(ti, rec, 0)
     assert rec[0, L.W_STEPS] == T + 1 and tuple(rec[0, L.W_PHASE:L.W_PHASE + 6]) == ref["phase_steps"]
     assert rec[0, L.W_FLIPS] == ref["n_period2_flips"] and rec[0, L.W_ANOMALIES] == ref["n_anomalies"]
-    assert not ti[L.TI_WIN:].any()                                          # the window restarts
+    assert not ti[L.TI_WIN:L.TI_WIN + L.NWIN].any()                        # the window restarts
     # a step with no successor (divergence), and a non-finite successor: phase unknown
-    edge_numba.enter(tf, ti, T + 1, lam[T + 1], a[T + 1], True, True, eta, 0.5)
+    edge_numba.enter(tf, ti, T + 1, lam[T + 1], a[T + 1], True, True, eta, 0.5, T)
     assert edge_numba.finalise_unknown(ti) == L.PH_UNKNOWN and ti[L.TI_PHASE + L.PH_UNKNOWN] == 1
-    edge_numba.enter(tf, ti, T + 2, 1.0, 1.0, False, True, eta, 0.5)
+    edge_numba.enter(tf, ti, T + 2, 1.0, 1.0, False, True, eta, 0.5, T)
     assert edge_numba.finalise(tf, ti, np.nan, np.nan, False, False, sigma) == (L.PH_UNKNOWN, False)
 
 

@@ -22,11 +22,12 @@ from eosdyn.plot.common import phase_columns, window_counts
 #: default data at eta = 0.1: above 2/eta from step ~200, EoS excursions, period-2 flips from ~6400
 EOS = dict(eta=0.1, steps=8_000, loss_tol=0.0)
 KEYS = ("first_cross_step", "n_eos_excursions", "n_period2_flips", "n_anomalies", "max_eta_sharpness",
-        "loss_min", "loss_max", "steps_processed")
+        "loss_min", "loss_max", "steps_processed", "late_edge_ratio")
 
 
 def attrs_of(ds):
     out = {k: ds.attrs[k] for k in KEYS}
+    out["late_edge_ratio"] = None if np.isnan(out["late_edge_ratio"]) else out["late_edge_ratio"]  # NaN != NaN
     out["phase_steps"] = tuple(int(x) for x in ds.attrs["phase_steps"])
     return out
 
@@ -54,6 +55,9 @@ def test_tracker_matches_numpy_twin_every_step(eos_runs):
     assert got["n_eos_excursions"] >= 5 and got["n_period2_flips"] >= 50 and got["n_anomalies"] > 0
     assert all(got["phase_steps"][k] > 0 for k in (1, 2, 3, 4))
     assert got["loss_min"] == ds["loss"].min() and got["loss_max"] == ds["loss"].max()
+    # late-time mean sharpness / edge: every step from ceil(T/2) = 4000 to T, here all recorded
+    late = ds["step"].values >= (T + 1) // 2
+    assert got["late_edge_ratio"] == pytest.approx(np.mean(ds["eta_sharpness"].values[late] / 2), rel=1e-12)
 
 
 def test_summaries_identical_at_every_stride(eos_runs):
@@ -191,3 +195,20 @@ def test_summarize_reads_the_kernel_attrs_and_falls_back_on_rows(eos_runs):
     assert fallback["summaries_over"] == "recorded steps"
     for key in ("first_cross_step", "n_eos_excursions", "anomalies", "phase_steps"):
         assert fallback[key] == summarize(runs[1])[key], key
+
+
+def test_late_edge_ratio_is_over_every_step_of_the_late_window():
+    """The late-time mean sharpness / edge does not depend on the stride (it once was a mean over the
+    recorded rows: 0.9999952805 at the default stride, 0.9999949974 at stride 1 over 10^6 steps),
+    and a run that stops before its late window has none."""
+    kw = dict(rank=2, eta=0.1, steps=20_001)
+    one, sparse = (eosdyn.simulate(record_every=k, **kw) for k in (1, 997))
+    rows = one["eta_sharpness"].values[one["step"].values >= 10_001] / 2
+    assert one.attrs["late_edge_ratio"] == sparse.attrs["late_edge_ratio"]
+    assert sparse.attrs["late_edge_ratio"] == pytest.approx(rows.mean(), rel=1e-12)
+    assert summarize(sparse)["late_edge_ratio"] == sparse.attrs["late_edge_ratio"]
+    # a mean over sparse rows is not it
+    sp = sparse["eta_sharpness"].values[sparse["step"].values >= 10_001] / 2
+    assert sp.mean() != sparse.attrs["late_edge_ratio"]
+    gone = eosdyn.simulate(eta=5.0, steps=10_000)
+    assert gone.attrs["status"] == "diverged" and np.isnan(gone.attrs["late_edge_ratio"])

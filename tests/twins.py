@@ -560,7 +560,8 @@ twin("edge_numba.sharpness", gram, KT + "test_gram_and_above_edge")
 twin("edge_numba.observe", above_edge, KT + "test_gram_and_above_edge")
 plumbing("edge_numba.edge_work", "allocates the tracker's workspace", KT + "test_gram_and_above_edge")
 plumbing("edge_numba.track_arrays", "allocates the tracker's state", KT + "test_edge_tracker_bookkeeping")
-for _k in ("edge_run", "enter", "finalise", "finalise_unknown", "cache_next", "have_next", "flush_window"):
+for _k in ("edge_run", "enter", "late_start", "finalise", "finalise_unknown", "cache_next", "have_next",
+           "flush_window"):
     twin(f"edge_numba.{_k}", edge_series, KT + "test_edge_tracker_bookkeeping")
 # ---- tangent map -------------------------------------------------------------------------------
 twin("tangent_numba.jvp", jvp, "test_tangent_lyapunov.py::test_jvp_matches_numpy_twin_and_central_differences")

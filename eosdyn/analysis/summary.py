@@ -90,8 +90,10 @@ def summary_attrs(pb) -> dict:
         with np.errstate(invalid="ignore"):
             above = rec[:, L.SHARP] > pb.edge
         return summaries_of_rows(pb.rec_step[:nrow], above, phase, anomaly,
-                                 pb.params.eta * rec[:, L.SHARP], rec[:, L.LOSS_MIN], rec[:, L.LOSS_MAX])
+                                 pb.params.eta * rec[:, L.SHARP], rec[:, L.LOSS_MIN], rec[:, L.LOSS_MAX],
+                                 ratio=rec[:, L.SHARP] / pb.edge, planned=pb.params.steps)
     tf, ti = pb.track_f, pb.track_i
+    late = int(ti[L.TI_LATE])
     return {
         "summaries_over": "every step",
         "first_cross_step": int(ti[L.TI_FIRST]),
@@ -103,13 +105,16 @@ def summary_attrs(pb) -> dict:
         "loss_min": float(tf[L.TF_LOSS_MIN]),
         "loss_max": float(tf[L.TF_LOSS_MAX]),
         "steps_processed": int(ti[L.TI_STEPS]),
+        "late_edge_ratio": float(tf[L.TF_LATE_SUM] / late / pb.edge) if late else float("nan"),
     }
 
 
-def summaries_of_rows(steps, above, phase, anomaly, eta_sharpness, loss_min, loss_max) -> dict:
+def summaries_of_rows(steps, above, phase, anomaly, eta_sharpness, loss_min, loss_max,
+                      ratio=None, planned=None) -> dict:
     """The summary attrs from recorded rows only (``summaries_over = "recorded steps"``):
     ``above`` per row (the relevant sharpness above the run's edge); ``phase``, ``anomaly`` per
-    row; the loss window extremes of the rows."""
+    row; the loss window extremes of the rows; ``ratio`` per row (relevant sharpness / edge) and
+    the ``planned`` number of steps for ``late_edge_ratio`` (:func:`late_mean`)."""
     starts, lengths = runs(above)
     es = np.asarray(eta_sharpness)
     finite = np.isfinite(es)
@@ -126,7 +131,16 @@ def summaries_of_rows(steps, above, phase, anomaly, eta_sharpness, loss_min, los
         "loss_min": float(np.nanmin(loss_min)) if n and np.isfinite(loss_min).any() else float("nan"),
         "loss_max": float(np.nanmax(loss_max)) if n and np.isfinite(loss_max).any() else float("nan"),
         "steps_processed": int(steps[-1] + 1) if n else 0,
+        "late_edge_ratio": late_mean(steps, ratio, planned) if ratio is not None else float("nan"),
     }
+
+
+def late_mean(steps, ratio, planned: int) -> float:
+    """Mean of the finite ``ratio`` over the rows in the late window, steps ``>= ceil(planned / 2)``
+    (NaN when none): the recorded-rows reading of the tracker's ``late_edge_ratio``."""
+    steps, ratio = np.asarray(steps), np.asarray(ratio, dtype=float)
+    x = ratio[(steps >= (int(planned) + 1) // 2) & np.isfinite(ratio)]
+    return float(np.mean(x)) if x.size else float("nan")
 
 
 def runs(flags: np.ndarray):
@@ -221,14 +235,19 @@ def _attrs_of_rows(ds: xr.Dataset) -> dict:
                              ds["loss_window_max"].values)
 
 
-def late_edge_ratio(ds: xr.Dataset, start: float = 0.5) -> float:
-    """Mean of ``edge_ratio`` (relevant sharpness / edge) over the recorded steps ``>= start * last``."""
+def late_edge_ratio(ds: xr.Dataset) -> float:
+    """Late-time mean of (relevant sharpness) / edge: over the steps ``ceil(N/2) .. T`` of a run
+    of ``N`` planned steps that ended at step ``T`` (NaN if it ended before ``ceil(N/2)``).
+
+    Read from the attr the kernels wrote (over every step when ``summaries_over`` is ``"every
+    step"``, so the same at any recording stride); files written before eosdyn kept it get the
+    mean of ``edge_ratio`` over their recorded rows in that window."""
+    if "late_edge_ratio" in ds.attrs:
+        return float(ds.attrs["late_edge_ratio"])
     if "edge_ratio" not in ds or not ds["step"].size:
         return float("nan")
     steps = ds["step"].values
-    x = ds["edge_ratio"].values[steps >= start * steps[-1]]
-    x = x[np.isfinite(x)]
-    return float(np.mean(x)) if x.size else float("nan")
+    return late_mean(steps, ds["edge_ratio"].values, int(ds.attrs.get("steps", steps[-1])))
 
 
 def edge_summary(ds: xr.Dataset) -> dict:

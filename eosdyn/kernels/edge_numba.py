@@ -230,14 +230,24 @@ def finalise_unknown(ti):
 
 
 @jit(inline="always")
-def enter(tf, ti, t, lam, a, up, finite, eta, loss):
+def late_start(steps):
+    """First step of the late window of a run of ``steps`` planned steps: ``ceil(steps / 2)``
+    (the late-time mean sharpness is over steps ``late_start .. T``, ``T`` the last step)."""
+    return (steps + 1) // 2
+
+
+@jit(inline="always")
+def enter(tf, ti, t, lam, a, up, finite, eta, loss, late):
     """Enter step ``t``'s observation: excursions, flips, first crossing, max eta Lambda, loss
-    range."""
+    range, and ``Lambda`` into the late-window sum when ``t >= late``."""
     if edge_run(ti, L.TI_RUN, t, up):
         ti[L.TI_WIN + 1 + L.NPHASE] += 1
     es = eta * lam
     if es == es and not (es <= tf[L.TF_MAX_ES]):
         tf[L.TF_MAX_ES] = es
+    if t >= late and math.isfinite(lam):
+        tf[L.TF_LATE_SUM] += lam
+        ti[L.TI_LATE] += 1
     if loss < tf[L.TF_LOSS_MIN]:
         tf[L.TF_LOSS_MIN] = loss
     if loss > tf[L.TF_LOSS_MAX]:

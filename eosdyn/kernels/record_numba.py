@@ -207,7 +207,7 @@ def _enter(model, t, loss, ctl, tf, ti, ew, sigma):
         lam, a, up, finite = _observe(model, ew, sigma)
     if ti[L.TI_PENDING] == 1:
         E.finalise(tf, ti, lam, a, up, finite, sigma)
-    E.enter(tf, ti, t, lam, a, up, finite, ctl.eta, loss)
+    E.enter(tf, ti, t, lam, a, up, finite, ctl.eta, loss, E.late_start(ctl.steps))
 
 
 @jit
