@@ -67,3 +67,40 @@ def test_nonfinite_state_gives_nan_not_a_hang():
     diagnose(1.0, np.ones(r), G, np.ones(r), np.zeros(r), 0.0, 10.0, 10.0, 0.1, mats, vecs, piv,
              out)
     assert np.isnan(out[L.SHARP]) and out[L.A_NORM2] == 1.0
+
+
+def test_block_path_along_a_path_matches_numpy_every_call():
+    """r = 60 (block eigen path): warm calls along a moving state (quadratic extrapolation of the
+    bases, Olsen-preconditioned expansion, the Weyl drift carried from the fused Gram pass) agree
+    with numpy at every step, and the drift written equals ``||S (G - G_prev) S||_F``."""
+    from eosdyn.kernels import diagnostics_numba as D
+
+    rng = np.random.default_rng(7)
+    r, n, m, eta = 60, 200, 4096, 0.01
+    s = np.geomspace(30, 0.5, r)
+    z = rng.standard_normal(r)
+    Z = rng.standard_normal((m, r + 1))
+    Sm = Z.T @ Z
+    a, u, G = Sm[0, 0], Sm[1:, 0] / np.sqrt(m), Sm[1:, 1:] / m
+    mats, vecs, eig = workspace(r)
+    out = np.zeros(L.NDIAG)
+    step = rng.standard_normal((r, 2)) * 1e-4
+    for t in range(12):
+        Gt = np.ascontiguousarray(G + t * (step @ step.T) + 1e-3 * t ** 2 * np.outer(u, u) / m)
+        at = a * (1 + 1e-3 * t)
+        Gprev = mats[D.M_GPREV].copy()
+        diagnose(at, u, Gt, s, z, 0.3, float(n), float(m), eta, mats, vecs, eig, out)
+        ref = numpy_diagnostics(at, u, Gt, s, z, 0.3, n, m, eta)
+        for col in (L.SHARP, L.LAM2, L.SHARP_MA, L.SHARP_MSTAR):
+            assert abs(out[col] - ref[col]) <= 1e-11 * ref[L.SHARP], (t, col)
+        assert abs(abs(out[L.DV1]) - abs(ref[L.DV1])) <= 1e-9 * max(1.0, abs(ref[L.DV1]))
+        np.testing.assert_array_equal(mats[D.M_GPREV], Gt)
+        if t:  # the fused pass's Frobenius norm, as the separate pass computed it
+            f = np.linalg.norm(s[:, None] * (Gt - Gprev) * s[None, :])
+            K, KA, KS = (np.empty((r, r)) for _ in range(3))
+            c, am, cs, f_kernel = D._grams_drift(at, Gt, s, float(n), float(m), eta, 0.1, K, KA, KS, Gprev.copy())
+            assert f_kernel == pytest.approx(f, rel=1e-12)
+            K2, KA2, KS2 = (np.empty((r, r)) for _ in range(3))
+            assert D._grams(at, Gt, s, float(n), float(m), eta, 0.1, K2, KA2, KS2) == (c, am, cs)
+            for x, y in ((K, K2), (KA, KA2), (KS, KS2)):
+                np.testing.assert_array_equal(x, y)  # the same bits as the separate Gram pass

@@ -98,3 +98,21 @@ def test_synthetic_square_case_rank_equals_n(n):
     assert back.y_perp2 < 1e-20
     with pytest.raises(eosdyn.ParameterError, match="label_fraction"):
         synthetic(n=n, rank=n, lambda_max=10.0, lambda_min=1.0, label_fraction=0.5)
+
+
+@pytest.mark.parametrize("kw", [dict(n=60, rank=60), dict(n=50, rank=7, d=20), dict(n=30, rank=5, d=40)])
+def test_synthetic_embedding_is_drawn_on_first_use(kw):
+    """U (and X = U S V^T) are drawn lazily from the generator's saved state: the same bits in
+    any order of access, after pickling, and the thin SVD of X is (U, s, V)."""
+    import pickle
+
+    a, b = synthetic(seed=4, **kw), synthetic(seed=4, **kw)
+    assert a._U is None and a._X is None          # nothing drawn yet
+    c = pickle.loads(pickle.dumps(b))
+    X = a.X                                        # X first (draws U), U first, after pickling
+    np.testing.assert_array_equal(b.U, a.U)
+    np.testing.assert_array_equal(c.X, X)
+    np.testing.assert_array_equal(X, (a.U * a.s) @ a.V.T)
+    np.testing.assert_allclose(a.U.T @ a.U, np.eye(a.rank), atol=1e-13)
+    assert a.d == X.shape[0] == kw.get("d", kw["rank"]) and a.n == X.shape[1] == kw["n"]
+    assert not np.array_equal(synthetic(seed=5, **kw).U, a.U)

@@ -157,28 +157,51 @@ def diagnose(a, u, G, s, z, y_perp2, n, m, eta, mats, vecs, eig, out):
     K = mats[M_K]
     KA = mats[M_KA]
     KS = mats[M_KS]
-    c, am, cs = _grams(a, G, s, n, m, eta, fd, K, KA, KS)
-    _spectra(K, KA, KS, G, s, c, am, am - cs / c, delta, d2, n, mats, vecs, eig, out)
+    wk = eig[E_K]
+    f = math.inf
+    if wk.Q.shape[0] == s.shape[0] and wk.old.shape[0] == 0:
+        c, am, cs = _grams(a, G, s, n, m, eta, fd, K, KA, KS)
+    else:
+        c, am, cs, f = _grams_drift(a, G, s, n, m, eta, fd, K, KA, KS, mats[M_GPREV])
+    _spectra(K, KA, KS, f, s, c, am, am - cs / c, delta, d2, n, mats, vecs, eig, out)
     out[L.DTF] = fd
     out[L.SHARP_MW] = c * am * s[0] * s[0]
 
 
-@jit
-def _drifts(G, s, c, beta_k, beta_s, mats, vecs):
-    """Weyl drifts ``||B - B_prev||_2`` of ``K``, ``K_A``, ``K*`` since the previous call, all
-    three ``c S (G + beta I) S``: ``<= c (||S (G - G_prev) S||_F + |beta - beta_prev| max s^2)``.
-    One pass over ``G``; ``G_prev`` and the shifts are updated. ``inf`` on the first call."""
+@jit(_nrt=False)
+def _grams_drift(a, G, s, n, m, eta, fd, K, KA, KS, Gp):
+    """:func:`_grams` and ``||S (G - G_prev) S||_F`` (then ``G_prev = G``) in one pass over ``G``
+    (the block path, where the passes over ``r x r`` matrices are a third of a step); returns
+    ``(c, a/m, cs, f)``."""
     r = s.shape[0]
-    Gp = mats[M_GPREV]
-    prev = vecs[V_PREV]
+    c = 2.0 / n
+    am = a / m
+    cs = 4.0 * eta * fd / (n * n * m)
     acc = 0.0
     for i in range(r):
         si = s[i]
         for j in range(r):
-            d = (G[i, j] - Gp[i, j]) * si * s[j]
+            g = G[i, j]
+            d = (g - Gp[i, j]) * si * s[j]   # the products in _drifts' and _grams' order
             acc += d * d
-            Gp[i, j] = G[i, j]
-    f = math.sqrt(acc)
+            Gp[i, j] = g
+            ka = c * si * s[j] * g
+            KA[i, j] = ka
+            K[i, j] = ka
+            KS[i, j] = ka
+        K[i, i] += c * si * si * am
+        KS[i, i] = K[i, i] - cs * si * si
+    return c, am, cs, math.sqrt(acc)
+
+
+@jit
+def _drifts(f, s, c, beta_k, beta_s, vecs):
+    """Weyl drifts ``||B - B_prev||_2`` of ``K``, ``K_A``, ``K*`` since the previous call, all
+    three ``c S (G + beta I) S``: ``<= c (||S (G - G_prev) S||_F + |beta - beta_prev| max s^2)``,
+    from ``f = ||S (G - G_prev) S||_F`` (:func:`_grams_drift`); the shifts are updated. ``inf``
+    on the first call."""
+    r = s.shape[0]
+    prev = vecs[V_PREV]
     s2 = 0.0
     for i in range(r):
         s2 = max(s2, s[i] * s[i])
@@ -213,7 +236,7 @@ def _seed_from_k(wk, w, shift):
 
 
 @jit
-def _spectra(K, KA, KS, G, s, c, beta_k, beta_s, delta, d2, n, mats, vecs, eig, out):
+def _spectra(K, KA, KS, f, s, c, beta_k, beta_s, delta, d2, n, mats, vecs, eig, out):
     """Eigen-diagnostics through the one eigen contract: ``lambda_1, lambda_2, q_1`` of ``K`` and
     ``lambda_max`` of ``K_A`` and ``K*``, each warm-started from the previous call and certified
     (small r: :func:`eigen_numba.top_two` and :func:`eigen_numba.top_value`, warm Rayleigh
@@ -226,7 +249,7 @@ def _spectra(K, KA, KS, G, s, c, beta_k, beta_s, delta, d2, n, mats, vecs, eig, 
     if small:  # the whole-space path: certified warm Rayleigh quotients, no drift needed
         E.top_two(K, wk)
     else:
-        dk, da, ds = _drifts(G, s, c, beta_k, beta_s, mats, vecs)
+        dk, da, ds = _drifts(f, s, c, beta_k, beta_s, vecs)
         E.top_pairs(K, wk, dk)
     lam1 = wk.lam[0]
     out[L.SHARP] = lam1

@@ -31,26 +31,27 @@ from .eigen_dense_numba import EPS, dot, exceeds, jacobi
 def _append(V, nv, x, r, floor):
     """Orthogonalise ``x`` against ``V[:nv]`` (classical Gram-Schmidt, twice; a third time when
     most of ``x`` was in the span, so that a small remainder is orthogonal to rounding) and append
-    it as row ``nv`` if what is left is above ``floor`` times its norm; returns the new row count."""
+    it as row ``nv`` if what is left is above ``floor`` times its norm; returns the new row count.
+    The projections are BLAS ``gemv`` products (``c = V x``, ``x -= V^T c``)."""
     if nv >= V.shape[0]:
         return nv
     nx = math.sqrt(dot(x, x, r))
     if not (nx > 0.0 and nx < math.inf):
         return nv
+    v = V[nv]
     for j in range(r):
-        V[nv, j] = x[j] / nx
+        v[j] = x[j] / nx
     left = 1.0
     for p in range(3):
         if p == 2 and left > 1e-3:
             break
-        for l in range(nv):
-            c = 0.0
+        if nv > 0:
+            c = np.dot(V[:nv], v)
+            proj = np.dot(c, V[:nv])
             for j in range(r):
-                c += V[nv, j] * V[l, j]
-            for j in range(r):
-                V[nv, j] -= c * V[l, j]
+                v[j] -= proj[j]
         if p >= 1:
-            left *= _normalize(V[nv])
+            left *= _normalize(v)
     if left > floor:
         return nv + 1
     return nv
@@ -60,14 +61,17 @@ def _append(V, nv, x, r, floor):
 def _ritz(w, n0, nv, b, scale):
     """Rayleigh-Ritz on ``V[:nv]`` (``T = V B V^T`` kept in ``w.T``; rows/columns from ``n0`` on
     are new): the top ``b`` Ritz vectors into ``Q``, their residuals ``B x - theta x`` into ``R``.
-    Returns ``(theta, res)``."""
+    Returns ``(theta, res)``. The products are BLAS ``gemm``s."""
     r = w.V.shape[1]
     T = w.T
-    for i in range(nv):  # symmetrised products: new columns only
-        for j in range(max(i, n0), nv):
-            t = 0.5 * (dot(w.V[i], w.BV[j], r) + dot(w.V[j], w.BV[i], r))
-            T[i, j] = t
-            T[j, i] = t
+    if nv > n0:  # symmetrised products, new columns only: 0.5 (V_i . BV_j + V_j . BV_i)
+        P1 = np.dot(w.V[:nv], w.BV[n0:nv].T)
+        P2 = np.dot(w.BV[:nv], w.V[n0:nv].T)
+        for i in range(nv):
+            for j in range(max(i, n0), nv):
+                t = 0.5 * (P1[i, j - n0] + P2[i, j - n0])
+                T[i, j] = t
+                T[j, i] = t
     Ts = T[:nv, :nv].copy()
     Z = np.zeros((nv, nv))
     for i in range(nv):
@@ -80,25 +84,62 @@ def _ritz(w, n0, nv, b, scale):
     _top_order(vals, nv, order)
     theta = np.empty(b)
     res = np.empty(b)
+    C = np.empty((b, nv))
     for i in range(b):
-        zi = Z[order[i]]
         theta[i] = vals[order[i]]
+        for l in range(nv):
+            C[i, l] = Z[order[i], l]
+    np.dot(C, w.V[:nv], w.Q)
+    np.dot(C, w.BV[:nv], w.R)
+    for i in range(b):
         x = w.Q[i]
         bx = w.R[i]
-        for j in range(r):
-            x[j] = 0.0
-            bx[j] = 0.0
-        for l in range(nv):
-            c = zi[l]
-            vl = w.V[l]
-            bl = w.BV[l]
-            for j in range(r):
-                x[j] += c * vl[j]
-                bx[j] += c * bl[j]
         for j in range(r):
             bx[j] -= theta[i] * x[j]
         res[i] = math.sqrt(dot(bx, bx, r))
     return theta, res
+
+
+@jit(_nrt=False)
+def _olsen(B, x, res, theta, scale, t):
+    """Davidson's expansion vector with the diagonal preconditioner ``M = diag(B) - theta I`` and
+    Olsen's correction: ``t = M^-1 res - eps M^-1 x``, ``eps = (x . M^-1 res) / (x . M^-1 x)``
+    (``|M_jj|`` kept above ``1e-12 ||B||``). Only the basis it spans changes: Ritz pairs and
+    residuals are computed from ``B`` itself, so the certificate is the same."""
+    r = B.shape[0]
+    floor = 1e-12 * scale
+    num = 0.0
+    den = 0.0
+    for j in range(r):
+        mj = B[j, j] - theta
+        if abs(mj) < floor:
+            mj = floor if mj >= 0.0 else -floor
+        num += x[j] * res[j] / mj
+        den += x[j] * x[j] / mj
+    eps = num / den if den != 0.0 else 0.0
+    for j in range(r):
+        mj = B[j, j] - theta
+        if abs(mj) < floor:
+            mj = floor if mj >= 0.0 else -floor
+        t[j] = (res[j] - eps * x[j]) / mj
+
+
+#: a Ritz value wanted as a value only is converged once its Kato-Temple error ``res^2 / delta``
+#: (``delta`` estimated as half the distance to the next Ritz value) is below this times ``||B||``
+VALUE_ERR = 1e-14
+
+
+@jit(_nrt=False, inline="always")
+def _done(theta, res, i, tol, scale):
+    """Ritz pair ``i`` converged: ``res[i] <= tol ||B||``, or, for a value-only tolerance
+    (``tol >= TOL_VALUES``), its estimated Kato-Temple error below ``VALUE_ERR ||B||`` (the
+    certificate itself is computed afterwards from the proven gap)."""
+    if res[i] <= tol * scale:
+        return True
+    if tol < TOL_VALUES or i + 1 >= theta.shape[0]:
+        return False
+    half = 0.5 * (theta[i] - theta[i + 1])
+    return res[i] < half and res[i] * res[i] <= VALUE_ERR * scale * half
 
 
 @jit
@@ -125,8 +166,9 @@ def _davidson(B, w, k, b, scale, cold, tol, tol_rest, maxit):
         # extrapolation of a smoothly moving invariant subspace
         for i in range(b):
             nv = _append(V, nv, w.Q[i], r, 1e-8)
-        for i in range(2 * b):
-            nv = _append(V, nv, w.old[i], r, 1e-13)
+        for h in range(2):  # the wanted vectors of the bases before (the guards' rotate too fast)
+            for i in range(k):
+                nv = _append(V, nv, w.old[h * b + i], r, 1e-13)
     for i in range(b):
         for j in range(r):
             w.old[b + i, j] = w.old[i, j]
@@ -138,7 +180,7 @@ def _davidson(B, w, k, b, scale, cold, tol, tol_rest, maxit):
     for it in range(maxit + 1):
         converged = True
         for i in range(k):
-            if not (res[i] <= (tol if i == 0 else tol_rest) * scale):
+            if not _done(theta, res, i, tol if i == 0 else tol_rest, scale):
                 converged = False
         if converged or it == maxit:
             break
@@ -152,8 +194,11 @@ def _davidson(B, w, k, b, scale, cold, tol, tol_rest, maxit):
             nv = b
         n0 = nv
         for i in range(b):
-            if nv < nb and res[i] > (tol if i == 0 else tol_rest) * scale:
-                nv = _append(V, nv, w.R[i], r, 1e-10)
+            done = _done(theta, res, i, tol if i == 0 else tol_rest, scale) if i < k else (
+                res[i] <= tol_rest * scale)
+            if nv < nb and not done:
+                _olsen(B, w.Q[i], w.R[i], theta[i], scale, w.e)
+                nv = _append(V, nv, w.e, r, 1e-10)
         if nv == n0:
             break
         _matvecs(B, V, w.BV, n0, nv)

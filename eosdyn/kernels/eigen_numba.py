@@ -32,9 +32,13 @@ Two paths, one contract (:mod:`.eigen_dense_numba` has the dense building blocks
   :func:`work` returns a :data:`WholeWork` here, a type of its own, so that a kernel called
   with one is compiled without the block path below (a fifth of the default run's cold compile).
 * ``r > R_FULL``: block Davidson/Lanczos with thick restart on ``O(r^2)`` matrix-vector
-  products. The basis starts from the previous Ritz vectors and the ones before (the span
-  holds their linear extrapolation), grows by the residuals of the wanted pairs, and is
-  restarted from the best ``b = k + GUARD`` Ritz vectors. Ritz values are lower bounds
+  products. The basis starts from the previous Ritz vectors and the wanted ones of the two
+  calls before (the span holds their quadratic extrapolation), grows by Davidson's expansion
+  vectors (the residuals preconditioned by ``diag(B) - theta``, with Olsen's correction: the
+  reduced engine's matrices are nearly diagonal in the data basis, where this cuts the
+  iterations about threefold), and is restarted from the best ``b = k + GUARD`` Ritz vectors.
+  Pairs wanted as values only stop once their estimated Kato-Temple error is below
+  ``VALUE_ERR ||B||``. Ritz values are lower bounds
   (Cauchy); the gap needs an upper bound ``beta`` of ``lambda_{k+1}``: it is *proven* by the
   inertia test on the deflated ``sigma I - B + sum_i mu_i x_i x_i^T`` (positive definite
   implies ``lambda_{k+1}(B) < sigma``, since ``B - P`` with ``P`` positive semidefinite of rank
