@@ -91,9 +91,13 @@ def summary_attrs(pb) -> dict:
             above = rec[:, L.SHARP] > pb.edge
         return summaries_of_rows(pb.rec_step[:nrow], above, phase, anomaly,
                                  pb.params.eta * rec[:, L.SHARP], rec[:, L.LOSS_MIN], rec[:, L.LOSS_MAX],
-                                 ratio=rec[:, L.SHARP] / pb.edge, planned=pb.params.steps)
+                                 ratio=rec[:, L.SHARP] / pb.edge)
     tf, ti = pb.track_f, pb.track_i
-    late = int(ti[L.TI_LATE])
+    nrow = pb.progress.rows
+    if nrow and pb.rec_step[nrow - 1] == pb.params.steps:  # the tracker's window is the run's second half
+        late = float(tf[L.TF_LATE_SUM] / ti[L.TI_LATE] / pb.edge) if ti[L.TI_LATE] else float("nan")
+    else:  # stopped early: its second half is known only now, from the recorded rows
+        late = late_mean(pb.rec_step[:nrow], pb.rec[:nrow, L.SHARP] / pb.edge)
     return {
         "summaries_over": "every step",
         "first_cross_step": int(ti[L.TI_FIRST]),
@@ -105,16 +109,15 @@ def summary_attrs(pb) -> dict:
         "loss_min": float(tf[L.TF_LOSS_MIN]),
         "loss_max": float(tf[L.TF_LOSS_MAX]),
         "steps_processed": int(ti[L.TI_STEPS]),
-        "late_edge_ratio": float(tf[L.TF_LATE_SUM] / late / pb.edge) if late else float("nan"),
+        "late_edge_ratio": late,
     }
 
 
-def summaries_of_rows(steps, above, phase, anomaly, eta_sharpness, loss_min, loss_max,
-                      ratio=None, planned=None) -> dict:
+def summaries_of_rows(steps, above, phase, anomaly, eta_sharpness, loss_min, loss_max, ratio=None) -> dict:
     """The summary attrs from recorded rows only (``summaries_over = "recorded steps"``):
     ``above`` per row (the relevant sharpness above the run's edge); ``phase``, ``anomaly`` per
-    row; the loss window extremes of the rows; ``ratio`` per row (relevant sharpness / edge) and
-    the ``planned`` number of steps for ``late_edge_ratio`` (:func:`late_mean`)."""
+    row; the loss window extremes of the rows; ``ratio`` per row (relevant sharpness / edge) for
+    ``late_edge_ratio`` (:func:`late_mean`)."""
     starts, lengths = runs(above)
     es = np.asarray(eta_sharpness)
     finite = np.isfinite(es)
@@ -131,15 +134,18 @@ def summaries_of_rows(steps, above, phase, anomaly, eta_sharpness, loss_min, los
         "loss_min": float(np.nanmin(loss_min)) if n and np.isfinite(loss_min).any() else float("nan"),
         "loss_max": float(np.nanmax(loss_max)) if n and np.isfinite(loss_max).any() else float("nan"),
         "steps_processed": int(steps[-1] + 1) if n else 0,
-        "late_edge_ratio": late_mean(steps, ratio, planned) if ratio is not None else float("nan"),
+        "late_edge_ratio": late_mean(steps, ratio) if ratio is not None else float("nan"),
     }
 
 
-def late_mean(steps, ratio, planned: int) -> float:
-    """Mean of the finite ``ratio`` over the rows in the late window, steps ``>= ceil(planned / 2)``
-    (NaN when none): the recorded-rows reading of the tracker's ``late_edge_ratio``."""
+def late_mean(steps, ratio) -> float:
+    """Mean of the finite ``ratio`` over the rows of the run's second half, steps ``ceil(T/2) .. T``
+    with ``T`` the last row's step (NaN when none): the recorded-rows reading of the tracker's
+    ``late_edge_ratio``."""
     steps, ratio = np.asarray(steps), np.asarray(ratio, dtype=float)
-    x = ratio[(steps >= (int(planned) + 1) // 2) & np.isfinite(ratio)]
+    if not steps.size:
+        return float("nan")
+    x = ratio[(steps >= (int(steps[-1]) + 1) // 2) & np.isfinite(ratio)]
     return float(np.mean(x)) if x.size else float("nan")
 
 
@@ -236,18 +242,18 @@ def _attrs_of_rows(ds: xr.Dataset) -> dict:
 
 
 def late_edge_ratio(ds: xr.Dataset) -> float:
-    """Late-time mean of (relevant sharpness) / edge: over the steps ``ceil(N/2) .. T`` of a run
-    of ``N`` planned steps that ended at step ``T`` (NaN if it ended before ``ceil(N/2)``).
+    """Late-time mean of (relevant sharpness) / edge over the run's second half, the steps
+    ``ceil(T/2) .. T`` of a run that ended at step ``T``.
 
-    Read from the attr the kernels wrote (over every step when ``summaries_over`` is ``"every
-    step"``, so the same at any recording stride); files written before eosdyn kept it get the
-    mean of ``edge_ratio`` over their recorded rows in that window."""
+    Read from the attr the kernels wrote: over every step when the run was tracked step by step
+    (``summaries_over = "every step"``) and reached its planned steps, so the same at any
+    recording stride; over the recorded rows of that window otherwise (a run that stopped early,
+    or an untracked one). Files written before eosdyn kept the attr get the rows' reading."""
     if "late_edge_ratio" in ds.attrs:
         return float(ds.attrs["late_edge_ratio"])
     if "edge_ratio" not in ds or not ds["step"].size:
         return float("nan")
-    steps = ds["step"].values
-    return late_mean(steps, ds["edge_ratio"].values, int(ds.attrs.get("steps", steps[-1])))
+    return late_mean(ds["step"].values, ds["edge_ratio"].values)
 
 
 def edge_summary(ds: xr.Dataset) -> dict:

@@ -166,8 +166,9 @@ SUMMARY_ATTRS = {
     "loss_min": "Smallest loss over every step.",
     "loss_max": "Largest loss over every step.",
     "steps_processed": "Steps classified (0 .. the last step processed).",
-    "late_edge_ratio": "Mean of (relevant sharpness) / edge over the steps ceil(N/2) .. T of a run of N "
-                       "planned steps that ended at T (NaN: it ended before ceil(N/2)).",
+    "late_edge_ratio": "Mean of (relevant sharpness) / edge over the run's second half, steps ceil(T/2) .. T "
+                       "(T its last step): every step when tracked and run to its planned steps, else the "
+                       "recorded rows of that window.",
 }
 
 #: attributes every run carries (besides the parameters themselves)

@@ -232,7 +232,8 @@ def finalise_unknown(ti):
 @jit(inline="always")
 def late_start(steps):
     """First step of the late window of a run of ``steps`` planned steps: ``ceil(steps / 2)``
-    (the late-time mean sharpness is over steps ``late_start .. T``, ``T`` the last step)."""
+    (the late-time mean sharpness of a run that reaches ``steps`` is over its second half,
+    ``late_start .. steps``)."""
     return (steps + 1) // 2
 
 

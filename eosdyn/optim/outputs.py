@@ -60,4 +60,4 @@ def relevant_rows(ds: xr.Dataset, x: np.ndarray) -> None:
         above = ratio > 1.0
     ds.attrs.update(summaries_of_rows(steps, above, phase, anomaly, ds["eta_sharpness"].values,
                                       ds["loss_window_min"].values, ds["loss_window_max"].values,
-                                      ratio=ratio, planned=int(ds.attrs["steps"])))
+                                      ratio=ratio))
