@@ -111,17 +111,20 @@ def _olsen(B, x, res, theta, scale, t):
     num = 0.0
     den = 0.0
     for j in range(r):
-        mj = B[j, j] - theta
-        if abs(mj) < floor:
-            mj = floor if mj >= 0.0 else -floor
+        mj = _precond(B[j, j] - theta, floor)
         num += x[j] * res[j] / mj
         den += x[j] * x[j] / mj
     eps = num / den if den != 0.0 else 0.0
     for j in range(r):
-        mj = B[j, j] - theta
-        if abs(mj) < floor:
-            mj = floor if mj >= 0.0 else -floor
-        t[j] = (res[j] - eps * x[j]) / mj
+        t[j] = (res[j] - eps * x[j]) / _precond(B[j, j] - theta, floor)
+
+
+@jit(_nrt=False, inline="always")
+def _precond(mj, floor):
+    """A diagonal entry of :func:`_olsen`'s preconditioner, kept at least ``floor`` away from 0."""
+    if abs(mj) < floor:
+        return floor if mj >= 0.0 else -floor
+    return mj
 
 
 #: a Ritz value wanted as a value only is converged once its Kato-Temple error ``res^2 / delta``
