@@ -17,15 +17,21 @@ def numpy_diagnostics(a, u, G, s, z, y_perp2, n, m, eta):
     return {k: ref[v] for k, v in names.items()}
 
 
+def random_state(rng, r, m):
+    """Label projections ``z`` and a width-``m`` Gaussian state ``(a, u, G)`` of rank ``r``
+    (``a = ||A||^2``, ``u = W U^T A / sqrt(m)``, ``G = U^T W^T W U / m`` from one draw)."""
+    z = rng.standard_normal(r)
+    Z = rng.standard_normal((m, r + 1))
+    Sm = Z.T @ Z
+    return z, Sm[0, 0], Sm[1:, 0] / np.sqrt(m), Sm[1:, 1:] / m
+
+
 @pytest.mark.parametrize("r", [1, 2, 5, 17, 41, 120])
 def test_diagnose_matches_numpy(r):
     rng = np.random.default_rng(r)
     n, m, eta = 3 * r + 5, 500, 0.01
     s = np.sort(rng.uniform(0.5, 30, r))[::-1].copy()  # C-contiguous: the signature the engines compile
-    z = rng.standard_normal(r)
-    Z = rng.standard_normal((m, r + 1))
-    Sm = Z.T @ Z
-    a, u, G = Sm[0, 0], Sm[1:, 0] / np.sqrt(m), Sm[1:, 1:] / m
+    z, a, u, G = random_state(rng, r, m)
     mats, vecs, piv = workspace(r)
     out = np.zeros(L.NDIAG)
     diagnose(a, u, G, s, z, 0.3, float(n), float(m), eta, mats, vecs, piv, out)
@@ -78,10 +84,7 @@ def test_block_path_along_a_path_matches_numpy_every_call():
     rng = np.random.default_rng(7)
     r, n, m, eta = 60, 200, 4096, 0.01
     s = np.geomspace(30, 0.5, r)
-    z = rng.standard_normal(r)
-    Z = rng.standard_normal((m, r + 1))
-    Sm = Z.T @ Z
-    a, u, G = Sm[0, 0], Sm[1:, 0] / np.sqrt(m), Sm[1:, 1:] / m
+    z, a, u, G = random_state(rng, r, m)
     mats, vecs, eig = workspace(r)
     out = np.zeros(L.NDIAG)
     step = rng.standard_normal((r, 2)) * 1e-4
