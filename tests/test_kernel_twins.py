@@ -74,6 +74,12 @@ def test_gram_and_above_edge(seed, r):
         assert got == twins.above_edge(p["a"], p["G"], p["s"], p["n"], p["m"], sigma), sigma
         lam_obs, up = edge_numba.observe(p["a"], p["G"], p["s"], p["n"], p["m"], True, ew, sigma)
         assert up == got and lam_obs == pytest.approx(lam, rel=1e-11)
+        # its two parts: the reference-count-free whole-space path and the general one
+        assert edge_numba.whole_space(ew)
+        lam_s, up_s, done = edge_numba.observe_small(p["a"], p["G"], p["s"], p["n"], p["m"], True, ew, sigma)
+        assert done and up_s == got and lam_s == pytest.approx(lam, rel=1e-11)
+        lam_g, up_g = edge_numba.observe_general(p["a"], p["G"], p["s"], p["n"], p["m"], ew, sigma)
+        assert up_g == got and lam_g == pytest.approx(lam, rel=1e-11)
     for t in range(3):   # warm from call to call, along a moving K
         G = p["G"] * (1 + 0.01 * t)
         edge_numba.gram(p["a"], G, p["s"], p["n"], p["m"], K)

@@ -62,6 +62,26 @@ def test_tracker_matches_numpy_twin_every_step(eos_runs):
     assert got["late_edge_ratio"] == pytest.approx(np.mean(ds["eta_sharpness"].values[late] / 2), rel=1e-12)
 
 
+def test_block_path_tracker_matches_numpy_twin_every_step():
+    """Rank 30 (> R_FULL: the tracker's eigenvalues on the block path, the general observation of
+    the recording loop): the same summaries at strides 1 and 7, equal to the numpy twin's."""
+    from eosdyn.kernels.eigen_base_numba import R_FULL
+
+    kw = dict(rank=30, n=60, eta=0.1, steps=1500, loss_tol=0.0)
+    assert kw["rank"] > R_FULL
+    ds = eosdyn.simulate(record_every=1, **kw)
+    states = replay.states_at(eosdyn.simulate(record_every=1, **{**kw, "steps": kw["steps"] + 1}),
+                              np.arange(kw["steps"] + 2))
+    ref = twins.edge_track(states, ds["data_s"].values, ds.attrs["n"], ds.attrs["m"], ds.attrs["eta"])
+    got = attrs_of(ds)
+    for key in ("first_cross_step", "n_eos_excursions", "n_period2_flips", "n_anomalies", "phase_steps"):
+        assert got[key] == ref[key], key
+    assert got["max_eta_sharpness"] == pytest.approx(ref["max_eta_sharpness"], rel=1e-12)
+    np.testing.assert_array_equal(ds["phase"].values, ref["phase"])
+    assert got["n_eos_excursions"] > 5 and got["n_anomalies"] > 0
+    assert attrs_of(eosdyn.simulate(record_every=7, **kw)) == got
+
+
 def test_summaries_identical_at_every_stride(eos_runs):
     runs, _ = eos_runs
     ref = attrs_of(runs[1])

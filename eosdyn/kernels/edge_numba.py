@@ -127,19 +127,48 @@ def _observe_small(a, G, s, n, m, ew, sigma):
 
 
 @jit(inline="always")
+def whole_space(ew):
+    """True when the tracker's eigen workspace is the whole-space one (``r <= R_FULL``), whose
+    warm values :func:`observe_small` certifies without the block path."""
+    return ew.eig.Q.shape[0] == ew.K.shape[0] and ew.eig.old.shape[0] == 0
+
+
+@jit(_nrt=False)
+def observe_small(a, G, s, n, m, finite, ew, sigma):
+    """:func:`observe` where it needs neither the block path nor an allocation: ``(Lambda,
+    above, done)``; ``done`` is False where the warm value did not certify, or the workspace is
+    not the whole-space one (then :func:`observe_general` gives the observation). Compiled
+    without reference counting, so that the recording loop can call it every step for free."""
+    if not finite:
+        return math.nan, False, True
+    if not whole_space(ew):
+        return math.nan, False, False
+    return _observe_small(a, G, s, n, m, ew, sigma)
+
+
+@jit
+def observe_general(a, G, s, n, m, ew, sigma):
+    """:func:`observe` of a finite state where :func:`observe_small` was not done: ``K`` built,
+    ``Lambda`` by :func:`sharpness` (the block path above ``R_FULL``, the dense fallback where a
+    warm value does not certify), ``above`` read off its bracket."""
+    K = ew.K
+    gram(a, G, s, n, m, K)
+    lam = sharpness(K, ew)
+    eig = ew.eig
+    return lam, _bracket_above(K, lam, eig.err[0], eig.info[E.I_SCALE], sigma, ew.work)
+
+
+@jit(inline="always")
 def observe(a, G, s, n, m, finite, ew, sigma):
     """``(Lambda, above)`` of the state ``(a, G)`` (``(nan, False)`` if it is not finite).
 
     ``Lambda`` is :func:`sharpness` of ``K`` (certified, ``lam <= Lambda <= lam + err``);
     ``above`` the inertia test :func:`above`, read off that bracket when ``sigma`` is outside it
-    by more than rounding, so that the test itself runs only near the edge."""
-    if not finite:
-        return math.nan, False
-    lam, up, done = _observe_small(a, G, s, n, m, ew, sigma)
+    by more than rounding, so that the test itself runs only near the edge.
+    :func:`observe_small` then :func:`observe_general`."""
+    lam, up, done = observe_small(a, G, s, n, m, finite, ew, sigma)
     if not done:
-        lam = sharpness(ew.K, ew)
-        eig = ew.eig
-        up = _bracket_above(ew.K, lam, eig.err[0], eig.info[E.I_SCALE], sigma, ew.work)
+        lam, up = observe_general(a, G, s, n, m, ew, sigma)
     return lam, up
 
 

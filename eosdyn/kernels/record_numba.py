@@ -190,29 +190,39 @@ def write_next(rec, nrow, row_next, carry, reusable):
     carry[L.C_HAVE] = 1.0 if reusable else 0.0
 
 
-# The tracker's two helpers are calls compiled without reference counting, not inlined: inlined
-# into the loop, binding ``model`` and ``ew`` (the eigen trackers: dozens of arrays) to their
-# arguments cost an increment and a decrement of every array per step, which numba's pruning
-# does not remove across the branches here -- 0.7 us a step at r = 5, seven times the map itself.
-# They allocate nothing; the block eigen path they may reach is a call of its own.
+# The tracker's helpers are calls, not inlined: inlined into the loop, binding ``model`` and ``ew``
+# (the eigen trackers: dozens of arrays) to their arguments cost an increment and a decrement of
+# every array per step, which numba's pruning does not remove across the branches here -- 0.7 us a
+# step at r = 5, seven times the map itself. The every-step part (:func:`_observe_small`,
+# :func:`_enter_observed`) is compiled without reference counting; :func:`_observe_general`, which
+# may reach the block eigen path (it allocates), is reference counted and runs only where the
+# first is not done (ranks above ``R_FULL``; a warm value that did not certify).
 @jit(_nrt=False)
-def _observe(model, ew, sigma):
-    """``(Lambda, ||A||^2, above, finite)`` of the model's current state (:func:`.edge_numba.observe`)."""
+def _observe_small(model, ew, sigma):
+    """``(Lambda, ||A||^2, above, finite, done)`` of the model's current state by
+    :func:`.edge_numba.observe_small` (``done`` False: use :func:`_observe_general`)."""
+    if not E.whole_space(ew):
+        return math.nan, math.nan, False, False, False
     a, G, s, n, m, finite = h_edge(model)
-    lam, up = E.observe(a, G, s, n, m, finite, ew, sigma)
+    lam, up, done = E.observe_small(a, G, s, n, m, finite, ew, sigma)
+    return lam, a, up, finite, done
+
+
+@jit
+def _observe_general(model, ew, sigma):
+    """``(Lambda, ||A||^2, above, finite)`` by :func:`.edge_numba.observe_general`."""
+    a, G, s, n, m, finite = h_edge(model)
+    if not finite:
+        return math.nan, a, False, False
+    lam, up = E.observe_general(a, G, s, n, m, ew, sigma)
     return lam, a, up, finite
 
 
 @jit(_nrt=False)
-def _enter(model, t, loss, ctl, tf, ti, ew, sigma):
-    """Enter step ``t`` into the tracker (its observation cached by a lookahead, or computed)."""
-    if E.have_next(ti):
-        lam, a = tf[L.TF_NEXT_LAM], tf[L.TF_NEXT_A]
-        up, finite = ti[L.TI_NEXT_ABOVE] == 1, ti[L.TI_NEXT_FINITE] == 1
-    else:
-        lam, a, up, finite = _observe(model, ew, sigma)
+def _enter_observed(t, loss, ctl, tf, ti, lam, a, up, finite):
+    """Enter step ``t`` with its observation: finalise the pending step, then :func:`.edge_numba.enter`."""
     if ti[L.TI_PENDING] == 1:
-        E.finalise(tf, ti, lam, a, up, finite, sigma)
+        E.finalise(tf, ti, lam, a, up, finite, ctl.sigma)
     E.enter(tf, ti, t, lam, a, up, finite, ctl.eta, loss, E.late_start(ctl.steps))
 
 
@@ -227,8 +237,15 @@ def run(model, look, ctl, out, ew):
     t = ctl.t0
     while t < ctl.t1:
         code, loss = h_classify(model, t, ctl, carry)
-        if ctl.track:
-            _enter(model, t, loss, ctl, tf, ti, ew, sigma)
+        if ctl.track:  # enter step t (its observation cached by a lookahead, or computed)
+            if E.have_next(ti):
+                lam, a = tf[L.TF_NEXT_LAM], tf[L.TF_NEXT_A]
+                up, finite = ti[L.TI_NEXT_ABOVE] == 1, ti[L.TI_NEXT_FINITE] == 1
+            else:
+                lam, a, up, finite, done = _observe_small(model, ew, sigma)
+                if not done:
+                    lam, a, up, finite = _observe_general(model, ew, sigma)
+            _enter_observed(t, loss, ctl, tf, ti, lam, a, up, finite)
         if code >= 0 or t % ctl.every == 0:
             if carry[L.C_HAVE] == 0.0:
                 h_diagnose(model, row)
@@ -241,13 +258,17 @@ def run(model, look, ctl, out, ew):
                     h_step(look, t)
                     h_diagnose(look, row)
                     if ctl.track:
-                        lam, a, up, finite = _observe(look, ew, sigma)
+                        lam, a, up, finite, done = _observe_small(look, ew, sigma)
+                        if not done:
+                            lam, a, up, finite = _observe_general(look, ew, sigma)
                         phase, anomaly = E.finalise(tf, ti, lam, a, up, finite, sigma)
                 else:
                     h_step(model, t)
                     h_diagnose(model, row)
                     if ctl.track:
-                        lam, a, up, finite = _observe(model, ew, sigma)
+                        lam, a, up, finite, done = _observe_small(model, ew, sigma)
+                        if not done:
+                            lam, a, up, finite = _observe_general(model, ew, sigma)
                         phase, anomaly = E.finalise(tf, ti, lam, a, up, finite, sigma)
                         E.cache_next(tf, ti, lam, a, up, finite)
                 write_next(rec, nrow, row, carry, code < 0)
