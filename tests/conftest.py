@@ -16,18 +16,25 @@ if "OPENBLAS_NUM_THREADS" not in os.environ:
     threadpool_limits(limits=1, user_api="blas")
 
 
-@pytest.fixture
-def small_problem():
-    """A small generic problem (n > d, full rank d) with a stable learning rate."""
-    rng = np.random.default_rng(7)
+def generic_problem(seed):
+    """A small generic problem (n > d, full rank d; labels partly outside the row space of X)
+    drawn with ``seed``: ``X, Y, A, W, m`` and ``lam``, the sharpness of its initial state."""
+    rng = np.random.default_rng(seed)
     d, n, m = 4, 12, 30
     X = rng.standard_normal((d, n))
     Y = np.sign(rng.standard_normal(n))
     A = rng.standard_normal(m)
     W = rng.standard_normal((m, d))
     M = 2.0 / (m * n) * ((A @ A) * X.T @ X + X.T @ W.T @ W @ X)
-    eta = 0.5 / np.linalg.eigvalsh(M)[-1]
-    return dict(X=X, Y=Y, A=A, W=W, eta=float(eta), m=m)
+    return dict(X=X, Y=Y, A=A, W=W, lam=float(np.linalg.eigvalsh(M)[-1]), m=m)
+
+
+@pytest.fixture
+def small_problem():
+    """:func:`generic_problem` (seed 7) with a stable learning rate ``eta = 0.5 / lam``."""
+    p = generic_problem(7)
+    lam = p.pop("lam")
+    return dict(p, eta=float(0.5 / lam))
 
 
 @pytest.fixture(scope="session")

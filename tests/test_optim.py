@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.linalg
+from conftest import generic_problem
 from twins import batch_hessian, batch_indices, diagnostics, epoch_permutation, gradient, sample_subset, train
 
 import eosdyn
@@ -14,14 +15,7 @@ from eosdyn.optim import edge
 @pytest.fixture(scope="module")
 def problem():
     """A small generic problem (n > d) with labels partly outside the row space of X."""
-    rng = np.random.default_rng(11)
-    d, n, m = 4, 12, 30
-    X = rng.standard_normal((d, n))
-    Y = np.sign(rng.standard_normal(n))
-    A = rng.standard_normal(m)
-    W = rng.standard_normal((m, d))
-    M = 2.0 / (m * n) * ((A @ A) * X.T @ X + X.T @ W.T @ W @ X)
-    return dict(X=X, Y=Y, A=A, W=W, lam=float(np.linalg.eigvalsh(M)[-1]), m=m)
+    return generic_problem(11)
 
 
 # ------------------------------------------------------------------------- the batch sequence
