@@ -133,7 +133,7 @@ def whole_space(ew):
     return ew.eig.Q.shape[0] == ew.K.shape[0] and ew.eig.old.shape[0] == 0
 
 
-@jit(_nrt=False)
+@jit(_nrt=False, inline="always")
 def observe_small(a, G, s, n, m, finite, ew, sigma):
     """:func:`observe` where it needs neither the block path nor an allocation: ``(Lambda,
     above, done)``; ``done`` is False where the warm value did not certify, or the workspace is
@@ -146,7 +146,7 @@ def observe_small(a, G, s, n, m, finite, ew, sigma):
     return _observe_small(a, G, s, n, m, ew, sigma)
 
 
-@jit
+@jit(inline="always")
 def observe_general(a, G, s, n, m, ew, sigma):
     """:func:`observe` of a finite state where :func:`observe_small` was not done: ``K`` built,
     ``Lambda`` by :func:`sharpness` (the block path above ``R_FULL``, the dense fallback where a
