@@ -196,7 +196,9 @@ def write_next(rec, nrow, row_next, carry, reusable):
 # step at r = 5, seven times the map itself. The every-step part (:func:`_observe_small`,
 # :func:`_enter_observed`) is compiled without reference counting; :func:`_observe_general`, which
 # may reach the block eigen path (it allocates), is reference counted and runs only where the
-# first is not done (ranks above ``R_FULL``; a warm value that did not certify).
+# first is not done (ranks above ``R_FULL``; a warm value that did not certify). The loop writes the pair
+# of calls out at each of its three places: even a two-line inlined wrapper binds ``model`` and
+# ``ew`` again (measured: 0.94 instead of 0.28 us a tracked step at r = 5).
 @jit(_nrt=False)
 def _observe_small(model, ew, sigma):
     """``(Lambda, ||A||^2, above, finite, done)`` of the model's current state by
