@@ -90,6 +90,26 @@ def test_warm_sequence_stays_certified_and_cheap(r):
         assert w.info[E.I_PROOFS] < 10
 
 
+@pytest.mark.parametrize("kind", ["sym", "graded", "repeated", "clustered", "linear"])
+def test_dense_fallback_is_certified(kind):
+    """The block path's last resort (LAPACK's eigenvectors finished by Jacobi, Weyl's bound) on
+    the spectra that defeat a warm iteration, a linear one included (top gaps ~1e-2)."""
+    r, k = 90, 2
+    if kind == "linear":
+        Q = np.linalg.qr(np.random.default_rng(3).standard_normal((r, r)))[0]
+        B = np.ascontiguousarray((Q * np.linspace(-1.0, 1.0, r)) @ Q.T)
+    else:
+        B = _matrix(r, 11, kind)
+    w = E.work(r, k, vectors="top")
+    assert r > E.R_FULL and w.Q.shape[0] < r            # a block workspace
+    scale = np.abs(B).max()
+    assert E._dense_fallback(B, w, scale) == E.DENSE
+    _check_pairs(B, w, k)
+    assert np.all(w.err <= 1e-12 * scale)               # Jacobi's bound, near rounding
+    ev = np.linalg.eigvalsh(B)[::-1]
+    assert ev[k] <= w.info[E.I_BETA] + 1e-12 * scale and w.info[E.I_GAP] <= ev[k - 1] - ev[k] + 1e-12 * scale
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("r", [1, 4, 40])
 def test_nonfinite_input_gives_nan_and_status(bad, r):
