@@ -91,7 +91,7 @@ def sharpness(K, ew):
     the previous call measured into ``ew.prev``). On exit ``lam <= lambda_max <= lam + err`` on
     the tracker ``ew.eig``."""
     eig = ew.eig
-    if eig.Q.shape[0] == K.shape[0] and eig.old.shape[0] == 0:
+    if whole_space(ew):
         E.top_value(K, eig)
     else:
         E.top_pairs(K, eig, E.frobenius_drift(K, ew.prev))
@@ -112,20 +112,6 @@ def _bracket_above(K, lam, err, scale, sigma, work):
     return E.exceeds(K, sigma, work)
 
 
-@jit(_nrt=False)
-def _observe_small(a, G, s, n, m, ew, sigma):
-    """:func:`observe` on the whole-space path (small r) without reference counting: ``(Lambda,
-    above, done)``; ``done`` is False where the warm value did not certify (then ``K`` is built
-    and the caller goes through :func:`sharpness`)."""
-    K = ew.K
-    gram(a, G, s, n, m, K)
-    eig = ew.eig
-    if E._top_value_small(K, eig) < 0:
-        return math.nan, False, False
-    lam = eig.lam[0]
-    return lam, _bracket_above(K, lam, eig.err[0], eig.info[E.I_SCALE], sigma, ew.work), True
-
-
 @jit(inline="always")
 def whole_space(ew):
     """True when the tracker's eigen workspace is the whole-space one (``r <= R_FULL``), whose
@@ -143,7 +129,13 @@ def observe_small(a, G, s, n, m, finite, ew, sigma):
         return math.nan, False, True
     if not whole_space(ew):
         return math.nan, False, False
-    return _observe_small(a, G, s, n, m, ew, sigma)
+    K = ew.K
+    gram(a, G, s, n, m, K)
+    eig = ew.eig
+    if E._top_value_small(K, eig) < 0:
+        return math.nan, False, False
+    lam = eig.lam[0]
+    return lam, _bracket_above(K, lam, eig.err[0], eig.info[E.I_SCALE], sigma, ew.work), True
 
 
 @jit(inline="always")

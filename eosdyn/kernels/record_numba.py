@@ -193,16 +193,16 @@ def write_next(rec, nrow, row_next, carry, reusable):
 # The tracker's helpers are calls, not inlined: inlined into the loop, binding ``model`` and ``ew``
 # (the eigen trackers: dozens of arrays) to their arguments cost an increment and a decrement of
 # every array per step, which numba's pruning does not remove across the branches here -- 0.7 us a
-# step at r = 5, seven times the map itself. The every-step part (:func:`_observe_small`,
-# :func:`_enter_observed`) is compiled without reference counting; :func:`_observe_general`, which
+# step at r = 5, seven times the map itself. The every-step part (:func:`_observation_small`,
+# :func:`_enter_observed`) is compiled without reference counting; :func:`_observation_general`, which
 # may reach the block eigen path (it allocates), is reference counted and runs only where the
 # first is not done (ranks above ``R_FULL``; a warm value that did not certify). The loop writes the pair
 # of calls out at each of its three places: even a two-line inlined wrapper binds ``model`` and
 # ``ew`` again (measured: 0.94 instead of 0.28 us a tracked step at r = 5).
 @jit(_nrt=False)
-def _observe_small(model, ew, sigma):
+def _observation_small(model, ew, sigma):
     """``(Lambda, ||A||^2, above, finite, done)`` of the model's current state by
-    :func:`.edge_numba.observe_small` (``done`` False: use :func:`_observe_general`)."""
+    :func:`.edge_numba.observe_small` (``done`` False: use :func:`_observation_general`)."""
     if not E.whole_space(ew):
         return math.nan, math.nan, False, False, False
     a, G, s, n, m, finite = h_edge(model)
@@ -211,7 +211,7 @@ def _observe_small(model, ew, sigma):
 
 
 @jit
-def _observe_general(model, ew, sigma):
+def _observation_general(model, ew, sigma):
     """``(Lambda, ||A||^2, above, finite)`` by :func:`.edge_numba.observe_general`."""
     a, G, s, n, m, finite = h_edge(model)
     if not finite:
@@ -244,9 +244,9 @@ def run(model, look, ctl, out, ew):
                 lam, a = tf[L.TF_NEXT_LAM], tf[L.TF_NEXT_A]
                 up, finite = ti[L.TI_NEXT_ABOVE] == 1, ti[L.TI_NEXT_FINITE] == 1
             else:
-                lam, a, up, finite, done = _observe_small(model, ew, sigma)
+                lam, a, up, finite, done = _observation_small(model, ew, sigma)
                 if not done:
-                    lam, a, up, finite = _observe_general(model, ew, sigma)
+                    lam, a, up, finite = _observation_general(model, ew, sigma)
             _enter_observed(t, loss, ctl, tf, ti, lam, a, up, finite)
         if code >= 0 or t % ctl.every == 0:
             if carry[L.C_HAVE] == 0.0:
@@ -260,17 +260,17 @@ def run(model, look, ctl, out, ew):
                     h_step(look, t)
                     h_diagnose(look, row)
                     if ctl.track:
-                        lam, a, up, finite, done = _observe_small(look, ew, sigma)
+                        lam, a, up, finite, done = _observation_small(look, ew, sigma)
                         if not done:
-                            lam, a, up, finite = _observe_general(look, ew, sigma)
+                            lam, a, up, finite = _observation_general(look, ew, sigma)
                         phase, anomaly = E.finalise(tf, ti, lam, a, up, finite, sigma)
                 else:
                     h_step(model, t)
                     h_diagnose(model, row)
                     if ctl.track:
-                        lam, a, up, finite, done = _observe_small(model, ew, sigma)
+                        lam, a, up, finite, done = _observation_small(model, ew, sigma)
                         if not done:
-                            lam, a, up, finite = _observe_general(model, ew, sigma)
+                            lam, a, up, finite = _observation_general(model, ew, sigma)
                         phase, anomaly = E.finalise(tf, ti, lam, a, up, finite, sigma)
                         E.cache_next(tf, ti, lam, a, up, finite)
                 write_next(rec, nrow, row, carry, code < 0)
