@@ -41,11 +41,11 @@ def eos_runs():
     return runs, longer
 
 
-def test_tracker_matches_numpy_twin_every_step(eos_runs):
-    runs, longer = eos_runs
-    ds = runs[1]
-    T = EOS["steps"]
-    states = replay.states_at(longer, np.arange(T + 2))  # the same trajectory, bit for bit
+def _check_against_twin(ds, longer, T):
+    """The tracker's summaries, phases and anomalies of the stride-1 run ``ds`` (``T`` steps)
+    against the numpy twin over the states of ``longer`` (the same run one step further, so the
+    same trajectory bit for bit); returns ``attrs_of(ds)``."""
+    states = replay.states_at(longer, np.arange(T + 2))
     ref = twins.edge_track(states, ds["data_s"].values, ds.attrs["n"], ds.attrs["m"], ds.attrs["eta"])
     got = attrs_of(ds)
     for key in ("first_cross_step", "n_eos_excursions", "n_period2_flips", "n_anomalies", "phase_steps"):
@@ -53,6 +53,14 @@ def test_tracker_matches_numpy_twin_every_step(eos_runs):
     assert got["max_eta_sharpness"] == pytest.approx(ref["max_eta_sharpness"], rel=1e-12)
     np.testing.assert_array_equal(ds["phase"].values, ref["phase"])
     np.testing.assert_array_equal(ds["anomaly"].values, ref["anomaly"])
+    return got
+
+
+def test_tracker_matches_numpy_twin_every_step(eos_runs):
+    runs, longer = eos_runs
+    ds = runs[1]
+    T = EOS["steps"]
+    got = _check_against_twin(ds, longer, T)
     # the run has all of it: excursions, flips, anomalies, the four phases
     assert got["n_eos_excursions"] >= 5 and got["n_period2_flips"] >= 50 and got["n_anomalies"] > 0
     assert all(got["phase_steps"][k] > 0 for k in (1, 2, 3, 4))
@@ -70,14 +78,8 @@ def test_block_path_tracker_matches_numpy_twin_every_step():
     kw = dict(rank=30, n=60, eta=0.1, steps=1500, loss_tol=0.0)
     assert kw["rank"] > R_FULL
     ds = eosdyn.simulate(record_every=1, **kw)
-    states = replay.states_at(eosdyn.simulate(record_every=1, **{**kw, "steps": kw["steps"] + 1}),
-                              np.arange(kw["steps"] + 2))
-    ref = twins.edge_track(states, ds["data_s"].values, ds.attrs["n"], ds.attrs["m"], ds.attrs["eta"])
-    got = attrs_of(ds)
-    for key in ("first_cross_step", "n_eos_excursions", "n_period2_flips", "n_anomalies", "phase_steps"):
-        assert got[key] == ref[key], key
-    assert got["max_eta_sharpness"] == pytest.approx(ref["max_eta_sharpness"], rel=1e-12)
-    np.testing.assert_array_equal(ds["phase"].values, ref["phase"])
+    got = _check_against_twin(ds, eosdyn.simulate(record_every=1, **{**kw, "steps": kw["steps"] + 1}),
+                              kw["steps"])
     assert got["n_eos_excursions"] > 5 and got["n_anomalies"] > 0
     assert attrs_of(eosdyn.simulate(record_every=7, **kw)) == got
 
