@@ -72,14 +72,13 @@ def test_gram_and_above_edge(seed, r):
     for sigma in (0.5 * lam, 0.999 * lam, 1.001 * lam, 2 * lam):
         got = edge_numba.above(p["a"], p["G"], p["s"], p["n"], p["m"], sigma, ew.K, ew.work)
         assert got == twins.above_edge(p["a"], p["G"], p["s"], p["n"], p["m"], sigma), sigma
-        lam_obs, up = edge_numba.observe(p["a"], p["G"], p["s"], p["n"], p["m"], True, ew, sigma)
-        assert up == got and lam_obs == pytest.approx(lam, rel=1e-11)
-        # its two parts: the reference-count-free whole-space path and the general one
+        # the observation's two parts: the general one (certifies from any start), then the
+        # reference-count-free whole-space path, warm from it
+        lam_g, up_g = edge_numba.observe_general(p["a"], p["G"], p["s"], p["n"], p["m"], ew, sigma)
+        assert up_g == got and lam_g == pytest.approx(lam, rel=1e-11)
         assert edge_numba.whole_space(ew)
         lam_s, up_s, done = edge_numba.observe_small(p["a"], p["G"], p["s"], p["n"], p["m"], True, ew, sigma)
         assert done and up_s == got and lam_s == pytest.approx(lam, rel=1e-11)
-        lam_g, up_g = edge_numba.observe_general(p["a"], p["G"], p["s"], p["n"], p["m"], ew, sigma)
-        assert up_g == got and lam_g == pytest.approx(lam, rel=1e-11)
     for t in range(3):   # warm from call to call, along a moving K
         G = p["G"] * (1 + 0.01 * t)
         edge_numba.gram(p["a"], G, p["s"], p["n"], p["m"], K)
@@ -88,8 +87,8 @@ def test_gram_and_above_edge(seed, r):
     G = p["G"].copy()
     G[0, 0] = np.nan
     assert edge_numba.above(p["a"], G, p["s"], p["n"], p["m"], 2 * lam, ew.K, ew.work)  # NaN: not below
-    lam_obs, up = edge_numba.observe(p["a"], G, p["s"], p["n"], p["m"], False, ew, 2 * lam)
-    assert np.isnan(lam_obs) and not up                                     # not finite: (nan, False)
+    lam_obs, up, done = edge_numba.observe_small(p["a"], G, p["s"], p["n"], p["m"], False, ew, 2 * lam)
+    assert done and np.isnan(lam_obs) and not up                     # not finite: (nan, False)
 
 
 def test_edge_tracker_bookkeeping():

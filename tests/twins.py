@@ -557,7 +557,6 @@ twin("batch_numba.finish_cell", batch_cell, "test_scan.py::test_batch_kernel_mat
 twin("edge_numba.gram", gram, KT + "test_gram_and_above_edge")
 twin("edge_numba.above", above_edge, KT + "test_gram_and_above_edge")
 twin("edge_numba.sharpness", gram, KT + "test_gram_and_above_edge")
-twin("edge_numba.observe", above_edge, KT + "test_gram_and_above_edge")
 twin("edge_numba.observe_small", above_edge, KT + "test_gram_and_above_edge")
 twin("edge_numba.observe_general", above_edge, KT + "test_gram_and_above_edge")
 plumbing("edge_numba.whole_space", "reads the workspace's type", KT + "test_gram_and_above_edge")

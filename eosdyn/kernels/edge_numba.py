@@ -121,10 +121,15 @@ def whole_space(ew):
 
 @jit(_nrt=False, inline="always")
 def observe_small(a, G, s, n, m, finite, ew, sigma):
-    """:func:`observe` where it needs neither the block path nor an allocation: ``(Lambda,
-    above, done)``; ``done`` is False where the warm value did not certify, or the workspace is
-    not the whole-space one (then :func:`observe_general` gives the observation). Compiled
-    without reference counting, so that the recording loop can call it every step for free."""
+    """The tracker's observation ``(Lambda, above, done)`` of the state ``(a, G)`` where it needs
+    neither the block path nor an allocation (``(nan, False, True)`` if it is not finite).
+
+    ``Lambda`` is the certified warm top eigenvalue of ``K`` (``lam <= Lambda <= lam + err``);
+    ``above`` the inertia test :func:`above`, read off that bracket when ``sigma`` is outside it
+    by more than rounding, so that the test itself runs only near the edge. ``done`` is False
+    where the warm value did not certify, or the workspace is not the whole-space one: then
+    :func:`observe_general` gives the observation. Compiled without reference counting, so that
+    the recording loop can call it every step for free."""
     if not finite:
         return math.nan, False, True
     if not whole_space(ew):
@@ -140,7 +145,7 @@ def observe_small(a, G, s, n, m, finite, ew, sigma):
 
 @jit(inline="always")
 def observe_general(a, G, s, n, m, ew, sigma):
-    """:func:`observe` of a finite state where :func:`observe_small` was not done: ``K`` built,
+    """The observation ``(Lambda, above)`` of a finite state where :func:`observe_small` was not done: ``K`` built,
     ``Lambda`` by :func:`sharpness` (the block path above ``R_FULL``, the dense fallback where a
     warm value does not certify), ``above`` read off its bracket."""
     K = ew.K
@@ -148,20 +153,6 @@ def observe_general(a, G, s, n, m, ew, sigma):
     lam = sharpness(K, ew)
     eig = ew.eig
     return lam, _bracket_above(K, lam, eig.err[0], eig.info[E.I_SCALE], sigma, ew.work)
-
-
-@jit(inline="always")
-def observe(a, G, s, n, m, finite, ew, sigma):
-    """``(Lambda, above)`` of the state ``(a, G)`` (``(nan, False)`` if it is not finite).
-
-    ``Lambda`` is :func:`sharpness` of ``K`` (certified, ``lam <= Lambda <= lam + err``);
-    ``above`` the inertia test :func:`above`, read off that bracket when ``sigma`` is outside it
-    by more than rounding, so that the test itself runs only near the edge.
-    :func:`observe_small` then :func:`observe_general`."""
-    lam, up, done = observe_small(a, G, s, n, m, finite, ew, sigma)
-    if not done:
-        lam, up = observe_general(a, G, s, n, m, ew, sigma)
-    return lam, up
 
 
 @jit(inline="always")
